@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything lands in .venv/ and
+# the local Neo4j (jars, data, logs, password) in .neo4j/, both git-ignored.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+RESOLVER := $(BIN)/resolver
+export RESOLVER_NEO4J_HOME ?= $(CURDIR)/.neo4j
+EXAMPLE ?= examples/catalog.json
+
+.PHONY: install demo test lint neo4j-start neo4j-stop neo4j-status bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+demo: install
+	@if [ -z "$$NEO4J_URI" ]; then $(RESOLVER) neo4j start; fi
+	$(RESOLVER) load $(EXAMPLE) --replace
+	$(RESOLVER) run $$($(BIN)/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["batchId"])' $(EXAMPLE)) --dispatch-log out/demo-dispatch.jsonl
+	$(RESOLVER) status $$($(BIN)/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["batchId"])' $(EXAMPLE))
+	@$(BIN)/python -m resolver.demo_hint $(EXAMPLE)
+
+lint: install
+	$(BIN)/ruff check resolver tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+neo4j-start: install
+	$(RESOLVER) neo4j start
+
+neo4j-stop: install
+	$(RESOLVER) neo4j stop
+
+neo4j-status: install
+	$(RESOLVER) neo4j status
+
+bench: install
+	$(BIN)/python benchmarks/bench.py
+
+clean:
+	-$(RESOLVER) neo4j stop
+	rm -rf $(VENV) .neo4j out build *.egg-info

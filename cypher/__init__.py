@@ -1,0 +1,1 @@
+"""Named Cypher queries, one per file; loaded by resolver.queries."""

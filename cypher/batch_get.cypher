@@ -1,0 +1,2 @@
+MATCH (b:Batch {batchId: $batchId})
+RETURN b.status AS status, b.errors AS errors

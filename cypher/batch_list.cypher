@@ -1,0 +1,3 @@
+MATCH (b:Batch)
+RETURN b.batchId AS batchId
+ORDER BY b.batchId

@@ -1,0 +1,18 @@
+// Read committed: two workers may both read the same ready object, so each takes the node's
+// write lock (the throwaway _lock write) and re-reads the status before changing it.
+MATCH (o:PendingObject {batchId: $batchId, status: 'ready'})
+WITH o LIMIT $limit
+SET o._lock = true
+REMOVE o._lock
+WITH o WHERE o.status = 'ready'
+SET o.status = 'creating', o.attempt = o.attempt + 1, o.claimedBy = $worker,
+    o.leaseUntil = $leaseUntil, o:Creating
+REMOVE o:Ready
+WITH o
+OPTIONAL MATCH (o)-[l:DEPENDS_ON]->(p:PendingObject)
+WITH o, l, p ORDER BY l.linkId
+WITH o, collect(CASE WHEN l IS NULL THEN null ELSE
+       {linkId: l.linkId, linkTag: l.linkTag, objectId: p.objectId,
+        identifierIds: p.identifierIds} END) AS parents
+RETURN o.objectId AS objectId, o.objectType AS objectType, o.fields AS fields,
+       o.identifierIds AS identifierIds, o.existing AS existing, o.attempt AS attempt, parents

@@ -1,0 +1,3 @@
+MATCH (b:Batch {batchId: $batchId})
+DELETE b
+RETURN count(*) AS deleted

@@ -1,0 +1,74 @@
+"""resolver: resolve the dependencies of batch imports on a Neo4j graph.
+
+Load a batch, validate it, then dispatch ready objects and links to external services and
+record their completions until the batch is complete::
+
+    from resolver import MemoryStore, SimulateAdapter, load_batch, resolve
+
+    store = MemoryStore()
+    batch = load_batch("examples/catalog.json")
+    store.load(batch)
+    assert store.validate(batch.batchId) == []
+    result = resolve(store, batch.batchId, SimulateAdapter())
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .adapters import Accepted, Adapter, Created, Failed, ManualAdapter, SimulateAdapter, make_adapter
+from .engine import Engine, RetryPolicy, RunResult, resolve
+from .errors import (
+    AdapterError,
+    BatchExistsError,
+    BatchStateError,
+    InputError,
+    NotAwaitingError,
+    QueryError,
+    ResolverError,
+    StoreUnavailableError,
+    UnknownBatchError,
+    UnknownItemError,
+    UsageError,
+)
+from .loader import load_batch, read_batch
+from .models import Batch, BatchStatus, Claim, LinkSpec, ObjectSpec, Outcome, ReferenceSpec
+from .store import GraphStore, MemoryStore, Progress
+
+__all__ = [
+    "Accepted",
+    "Adapter",
+    "AdapterError",
+    "Batch",
+    "BatchExistsError",
+    "BatchStateError",
+    "BatchStatus",
+    "Claim",
+    "Created",
+    "Engine",
+    "Failed",
+    "GraphStore",
+    "InputError",
+    "LinkSpec",
+    "ManualAdapter",
+    "MemoryStore",
+    "NotAwaitingError",
+    "ObjectSpec",
+    "Outcome",
+    "Progress",
+    "QueryError",
+    "ReferenceSpec",
+    "ResolverError",
+    "RetryPolicy",
+    "RunResult",
+    "SimulateAdapter",
+    "StoreUnavailableError",
+    "UnknownBatchError",
+    "UnknownItemError",
+    "UsageError",
+    "__version__",
+    "load_batch",
+    "make_adapter",
+    "read_batch",
+    "resolve",
+]

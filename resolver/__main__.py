@@ -1,0 +1,5 @@
+"""``python -m resolver`` is the ``resolver`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,49 @@
+"""The default adapter: a pretend service that creates everything at once."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from ..models import CreateLink, CreateObject
+from .base import Accepted, Created, Failed, Result
+
+__all__ = ["ManualAdapter", "SimulateAdapter"]
+
+
+class SimulateAdapter:
+    """Answers ``{"id": "sim-<objectId>"}``; ``latency`` (seconds) and ``failure_rate`` make demos
+    look like a real service. ``seed`` makes the failures repeatable."""
+
+    name = "simulate"
+
+    def __init__(self, latency: float = 0.0, failure_rate: float = 0.0, seed: int | None = None):
+        self.latency = latency
+        self.failure_rate = failure_rate
+        self.inline = latency == 0.0
+        self._random = random.Random(seed)
+
+    def send(self, message: CreateObject | CreateLink) -> Result:
+        if self.latency:
+            time.sleep(self.latency)
+        if self.failure_rate and self._random.random() < self.failure_rate:
+            return Failed("simulated failure", permanent=True)
+        if message["kind"] == "create-object":
+            return Created({"id": f"sim-{message['objectId']}"})
+        return Created()
+
+    def close(self) -> None:
+        pass
+
+
+class ManualAdapter:
+    """Dispatches only: completions come from ``resolver complete``/``fail`` in other processes."""
+
+    name = "manual"
+    inline = True
+
+    def send(self, message: CreateObject | CreateLink) -> Result:
+        return Accepted()
+
+    def close(self) -> None:
+        pass

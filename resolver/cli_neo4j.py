@@ -1,0 +1,100 @@
+"""``resolver neo4j start|stop|status``: a local Neo4j Community server for development and tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from resolver import neo4j_local
+from resolver.neo4j_local import LocalNeo4jError, LocalServer
+
+__all__ = ["neo4j"]
+
+_home_option = click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Server directory [default: $RESOLVER_NEO4J_HOME, .neo4j in a checkout, ~/.cache/resolver/neo4j]",
+)
+
+
+def _progress(message: str) -> None:
+    # Progress goes to stderr so that stdout carries only the connection details.
+    click.echo(message, err=True)
+
+
+def _fail(e: LocalNeo4jError) -> NoReturn:
+    click.echo(f"error: {e}", err=True)
+    sys.exit(e.exit_code)
+
+
+def _echo_login(server: LocalServer) -> None:
+    click.echo(f"Bolt URI:  {server.uri}")
+    click.echo(f"Browser:   {server.browser_url}")
+    click.echo(f"Username:  {server.username}")
+    click.echo(f"Password:  {server.password}")
+
+
+@click.group("neo4j")
+def neo4j() -> None:
+    """Run a local Neo4j Community server (no Docker: jars from Maven Central, Java 17+)."""
+
+
+@neo4j.command("start")
+@_home_option
+@click.option("--bolt-port", type=click.IntRange(1, 65535), default=None, help="[default: 7687]")
+@click.option("--http-port", type=click.IntRange(1, 65535), default=None, help="[default: 7474]")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds to wait for Bolt.")
+def start(home: Path | None, bolt_port: int | None, http_port: int | None, timeout: float) -> None:
+    """Install on first use, start the server unless it runs, print how to connect."""
+    try:
+        server = neo4j_local.start(
+            home, bolt_port=bolt_port, http_port=http_port, timeout=timeout, echo=_progress
+        )
+    except LocalNeo4jError as e:
+        _fail(e)
+    click.echo(f"Neo4j {server.version} is running (pid {server.pid}) from {server.home}")
+    _echo_login(server)
+    click.echo(
+        f"Connect the resolver with: export NEO4J_URI={server.uri} "
+        f"NEO4J_USERNAME={server.username} NEO4J_PASSWORD={server.password}"
+    )
+
+
+@neo4j.command("stop")
+@_home_option
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds before SIGKILL.")
+def stop(home: Path | None, timeout: float) -> None:
+    """Stop the server if it runs."""
+    try:
+        stopped = neo4j_local.stop(home, timeout=timeout)
+    except LocalNeo4jError as e:
+        _fail(e)
+    click.echo("Neo4j stopped." if stopped else "Neo4j was not running.")
+
+
+@neo4j.command("status")
+@_home_option
+def status(home: Path | None) -> None:
+    """Show whether the server is installed and running, and its login. Exit 0 running, 3 not."""
+    try:
+        server = neo4j_local.status(home)
+        up = neo4j_local.running(home) is not None
+    except LocalNeo4jError as e:
+        _fail(e)
+    if server is None:
+        where = home if home is not None else neo4j_local.default_home()
+        click.echo(f"installed: no (home {where}); `resolver neo4j start` installs and starts it")
+        sys.exit(3)
+    click.echo(f"installed: yes, Neo4j {server.version} in {server.home}")
+    if up:
+        click.echo(f"running:   yes (pid {server.pid})")
+    elif server.pid is not None:
+        click.echo(f"running:   no; pid {server.pid} is alive but Bolt does not answer (starting, or hung)")
+    else:
+        click.echo("running:   no")
+    _echo_login(server)
+    sys.exit(0 if up else 3)

@@ -1,0 +1,117 @@
+"""The resolver's one error tree.
+
+Every error the CLI can meet derives from ``ResolverError``; each carries the process exit
+code that the contract assigns to it, so the CLI maps errors to exits in one place::
+
+    ResolverError (1)
+    +-- UsageError (2)                 the command line or a file is unusable
+    |   +-- InputError (2)             a batch file is unusable; nothing was stored
+    |   +-- BatchExistsError (2)       the batch id is taken and --replace was not given
+    |   +-- UnknownBatchError (2)
+    |   +-- UnknownItemError (2)       no such object or link in the batch
+    +-- NotAwaitingError (1)           a completion for an item that is not in flight
+    +-- BatchStateError (1)            the batch cannot be processed (status error/failed)
+    +-- StoreUnavailableError (3)      the graph store cannot be reached or refused us
+    +-- QueryError (1)                 a named query is missing or called with wrong parameters
+    +-- AdapterError (1)               an adapter is misconfigured (not a failed create)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AdapterError",
+    "BatchExistsError",
+    "BatchStateError",
+    "InputError",
+    "NotAwaitingError",
+    "QueryError",
+    "ResolverError",
+    "StoreUnavailableError",
+    "UnknownBatchError",
+    "UnknownItemError",
+    "UsageError",
+]
+
+
+class ResolverError(Exception):
+    """Root of every error the resolver raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(ResolverError):
+    """The command line or its input cannot be used as given."""
+
+    exit_code = 2
+
+
+class InputError(UsageError):
+    """A batch file is unusable. ``source`` names the file, ``place`` where in it."""
+
+    def __init__(self, source: str, place: str, problem: str) -> None:
+        where = f"{source}: {place}" if place else source
+        super().__init__(f"{where}: {problem}")
+        self.source = source
+        self.place = place
+        self.problem = problem
+
+
+class BatchExistsError(UsageError):
+    """The batch id is already stored; ``load --replace`` overwrites it."""
+
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(f"batch {batch_id!r} already exists (use --replace to overwrite it)")
+        self.batch_id = batch_id
+
+
+class UnknownBatchError(UsageError):
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(f"unknown batch {batch_id!r}")
+        self.batch_id = batch_id
+
+
+class UnknownItemError(UsageError):
+    def __init__(self, batch_id: str, kind: str, item_id: str) -> None:
+        super().__init__(f"batch {batch_id!r} has no {kind} {item_id!r}")
+        self.batch_id = batch_id
+        self.kind = kind
+        self.item_id = item_id
+
+
+class NotAwaitingError(ResolverError):
+    """A completion or failure was reported for an item that was not dispatched."""
+
+    def __init__(self, kind: str, item_id: str, status: str) -> None:
+        super().__init__(
+            f"{kind} {item_id!r} is not awaiting completion (status: {status}); nothing changed"
+        )
+        self.kind = kind
+        self.item_id = item_id
+        self.status = status
+
+
+class BatchStateError(ResolverError):
+    """The batch is in a state that does not allow what was asked."""
+
+
+class StoreUnavailableError(ResolverError):
+    """The graph store cannot be reached, or refused our credentials."""
+
+    exit_code = 3
+
+
+class QueryError(ResolverError):
+    """A named query is unknown, or was called with parameters it does not declare."""
+
+
+class AdapterError(ResolverError):
+    """An adapter cannot be built from its spec (unknown kind, bad module, missing program)."""
+
+    exit_code = 2

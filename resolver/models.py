@@ -1,0 +1,191 @@
+"""The batch file, the messages sent to external services, and what stores report back.
+
+Pure data: no driver or store imports, so every layer can share these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+__all__ = [
+    "Batch",
+    "BatchComplete",
+    "BatchStatus",
+    "Claim",
+    "CreateLink",
+    "CreateObject",
+    "Identifiers",
+    "LinkEnd",
+    "LinkSpec",
+    "LinkTagSpec",
+    "Message",
+    "ObjectSpec",
+    "Outcome",
+    "ParentRef",
+    "ReferenceSpec",
+    "ValidationIssue",
+]
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+Scalar = str | int | float | bool
+Identifiers = dict[str, Scalar]
+
+
+class _Strict(BaseModel):
+    # strict: a number where a string is expected is a wrong type, not something to coerce
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class LinkTagSpec(_Strict):
+    childType: Id
+    parentType: Id
+
+
+class ObjectSpec(_Strict):
+    objectId: Id
+    objectType: Id
+    fields: dict[str, Any] = Field(default_factory=dict)
+    identifierIds: Identifiers | None = None
+
+    @property
+    def existing(self) -> bool:
+        return self.identifierIds is not None
+
+
+class ReferenceSpec(_Strict):
+    referenceId: Id
+    objectId: Id
+
+
+class LinkSpec(_Strict):
+    linkId: Id
+    objectId: Id
+    referenceId: Id
+    linkTag: Id
+    linkType: Literal["dependent", "independent"]
+    separateDependentLinkCreate: bool = False
+
+    @field_validator("linkType", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def dependent(self) -> bool:
+        return self.linkType == "dependent"
+
+
+class Batch(_Strict):
+    """A batch file as CONTRACT section 1 describes it."""
+
+    batchId: Id | None = None
+    linkTags: dict[str, LinkTagSpec] = Field(default_factory=dict)
+    objects: list[ObjectSpec]
+    references: list[ReferenceSpec] = Field(default_factory=list)
+    links: list[LinkSpec] = Field(default_factory=list)
+
+
+class ParentRef(TypedDict):
+    linkId: str
+    linkTag: str
+    objectId: str
+    identifierIds: Identifiers
+
+
+class LinkEnd(TypedDict):
+    objectId: str
+    identifierIds: Identifiers
+
+
+class CreateObject(TypedDict):
+    kind: Literal["create-object"]
+    batchId: str
+    objectId: str
+    objectType: str
+    fields: dict[str, Any]
+    idempotencyKey: str
+    parents: list[ParentRef]
+
+
+class CreateLink(TypedDict):
+    kind: Literal["create-link"]
+    batchId: str
+    linkId: str
+    linkTag: str
+    idempotencyKey: str
+    child: LinkEnd
+    parent: LinkEnd
+
+
+class BatchComplete(TypedDict):
+    kind: Literal["batch-complete"]
+    batchId: str
+    status: str
+
+
+Message = CreateObject | CreateLink | BatchComplete
+
+
+class ValidationIssue(TypedDict, total=False):
+    code: str
+    message: str
+    linkId: str
+    objectId: str
+    referenceId: str
+    linkTag: str
+    cycle: list[str]
+    linkIds: list[str]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An item a worker now owns: ``message`` is None for an existing object, which completes
+    without dispatch, carrying ``identifierIds`` of its own."""
+
+    kind: Literal["object", "link"]
+    item_id: str
+    attempt: int
+    message: CreateObject | CreateLink | None
+    identifierIds: Identifiers | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What recording a completion or failure did: ``changed`` False with ``status`` the item's
+    status when nothing changed (already complete, or not awaiting)."""
+
+    kind: Literal["object", "link"]
+    item_id: str
+    changed: bool
+    status: str | None  # None: no such item
+
+
+@dataclass
+class BatchStatus:
+    batchId: str
+    status: str
+    objects: dict[str, int]
+    links: dict[str, int]
+    errors: list[ValidationIssue]
+    objectList: list[dict[str, Any]] | None = None
+    linkList: list[dict[str, Any]] | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "batchId": self.batchId,
+            "status": self.status,
+            "objects": {"total": sum(self.objects.values()), "byStatus": dict(self.objects)},
+            "links": {"total": sum(self.links.values()), "byStatus": dict(self.links)},
+            "errors": list(self.errors),
+        }
+        if self.failures:
+            out["failures"] = self.failures
+        if self.objectList is not None:
+            out["objectList"] = self.objectList
+        if self.linkList is not None:
+            out["linkList"] = self.linkList
+        return out

@@ -1,0 +1,460 @@
+"""Provision, start, stop and report a local Neo4j Community server without Docker.
+
+Neo4j's tarball is not on Maven Central but every jar of the server is, so ``install`` collects
+``lib/`` with Maven from a pinned POM and ``start`` runs the server's entry point with plain java.
+One home holds ``lib/`` (jars and a version marker), ``conf/neo4j.conf`` (rewritten at every start),
+``data|logs|run|import|plugins``, ``password`` (0600) and ``ports.json`` (ports of the last start).
+Expected failures raise ``LocalNeo4jError`` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from resolver.errors import ResolverError
+
+__all__ = [
+    "NEO4J_VERSION",
+    "LocalNeo4jError",
+    "LocalServer",
+    "default_home",
+    "install",
+    "running",
+    "start",
+    "status",
+    "stop",
+]
+
+NEO4J_VERSION = "5.26.30"
+BROWSER_VERSION = "5.24.0"  # Browser has its own release line; this is its newest release
+DEFAULT_BOLT_PORT = 7687
+DEFAULT_HTTP_PORT = 7474
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_FILES = _PACKAGE_DIR / "neo4j_local_files"
+# Pinned because Maven 3.8 resolves an ancient dependency plugin when left to choose.
+_COPY_GOAL = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies"
+_ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+# What the neo4j launcher script would pass; Netty and the page cache need the opens on Java 17+.
+_JVM_OPTS = (
+    *("-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError", "-Dfile.encoding=UTF-8"),
+    *("-Dio.netty.tryReflectionSetAccessible=true", "--add-opens=java.base/java.nio=ALL-UNNAMED"),
+    *("--add-opens=java.base/java.io=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED"),
+)
+_MARKER = "lib/RESOLVER_NEO4J_VERSION"  # inside lib/, so jars and their version swap in together
+_PID_FILE = "run/resolver-neo4j.pid"
+_DIRS = ("conf", "data", "logs", "run", "import", "plugins")
+_PORT_ENV = {"bolt": "RESOLVER_NEO4J_BOLT_PORT", "http": "RESOLVER_NEO4J_HTTP_PORT"}
+_DEFAULT_PORTS = {"bolt": DEFAULT_BOLT_PORT, "http": DEFAULT_HTTP_PORT}
+
+
+class LocalNeo4jError(ResolverError):
+    """The local Neo4j server could not be installed, started or stopped."""
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    home: Path
+    bolt_port: int
+    http_port: int
+    password: str
+    version: str
+    pid: int | None
+    username: str = "neo4j"
+
+    @property
+    def uri(self) -> str:
+        return f"bolt://127.0.0.1:{self.bolt_port}"
+
+    @property
+    def browser_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/browser/"
+
+
+def default_home() -> Path:
+    """$RESOLVER_NEO4J_HOME, else ``.neo4j`` in a source checkout, else the user's cache."""
+    env = os.environ.get("RESOLVER_NEO4J_HOME")
+    if env:
+        return Path(env).expanduser().resolve()
+    checkout = _PACKAGE_DIR.parent
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / ".neo4j"
+    return Path.home() / ".cache" / "resolver" / "neo4j"
+
+
+def install(home: Path | None = None, *, echo: Callable[[str], None] = print) -> Path:
+    """Fetch the jars (once per version), create the layout and set the initial password."""
+    home = _resolve(home)
+    with _lock(home):
+        _install(home, echo)
+    return home
+
+
+def start(
+    home: Path | None = None,
+    *,
+    bolt_port: int | None = None,
+    http_port: int | None = None,
+    extra_conf: Mapping[str, str] | None = None,
+    timeout: float = 120,
+    echo: Callable[[str], None] = print,
+) -> LocalServer:
+    """Start the server (installing it first if needed) and wait until it serves Bolt."""
+    home = _resolve(home)
+    with _lock(home):
+        current = status(home)
+        if current is not None and current.pid is not None:
+            # Up, or still warming up from an earlier call: never run a second JVM on one store.
+            _wait_ready(home, current.pid, current.bolt_port, None, timeout)
+            if bolt_port not in (None, current.bolt_port) or http_port not in (None, current.http_port):
+                echo(f"Neo4j is already running on Bolt port {current.bolt_port}; stop it to change ports")
+            return current
+        _install(home, echo)
+        java = _java()
+        bolt, http = _choose_ports(home, bolt_port, http_port)
+        for name, port in (("bolt", bolt), ("http", http)):
+            if _port_open(port):
+                raise LocalNeo4jError(
+                    f"{name} port {port} on 127.0.0.1 is already in use; "
+                    f"pick another with --{name}-port or {_PORT_ENV[name]}"
+                )
+        (home / "ports.json").write_text(json.dumps({"bolt": bolt, "http": http}) + "\n")
+        conf = _write_conf(home, bolt, http, extra_conf or {})
+        log = home / "logs" / "console.log"
+        if log.exists():
+            # Keep one previous run for post-mortems; readiness reads this run's lines only.
+            log.replace(log.with_name("console.log.1"))
+        args = [*_heap_flags(conf), *_JVM_OPTS, _ENTRY_POINT, f"--home-dir={home}"]
+        args += [f"--config-dir={home / 'conf'}", "--console-mode"]
+        echo(f"Starting Neo4j {NEO4J_VERSION} from {home} ...")
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                _java_cmd(java, home, *args),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=_env(home),
+                cwd=home,
+                start_new_session=True,  # a Ctrl-C in the caller's terminal must not reach it
+            )
+        (home / _PID_FILE).write_text(f"{proc.pid}\n")
+        try:
+            _wait_ready(home, proc.pid, bolt, proc, timeout)
+        except BaseException:
+            # A half-started server would keep the store lock and the ports: take it down.
+            proc.kill()
+            proc.wait()
+            (home / _PID_FILE).unlink(missing_ok=True)
+            raise
+        return LocalServer(home, bolt, http, _read(home / "password"), NEO4J_VERSION, proc.pid)
+
+
+def stop(home: Path | None = None, *, timeout: float = 60) -> bool:
+    """SIGTERM the server, SIGKILL it after ``timeout`` seconds; True if it was running."""
+    home = _resolve(home)
+    pid = _read_pid(home)
+    if pid is None or not _alive(pid, home):
+        (home / _PID_FILE).unlink(missing_ok=True)
+        return False
+    try:
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+            os.kill(pid, sig)
+            deadline = time.monotonic() + wait
+            while _alive(pid, home) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if not _alive(pid, home):
+                break
+        else:
+            raise LocalNeo4jError(f"Neo4j (pid {pid}) is still alive after SIGKILL")
+    except ProcessLookupError:
+        pass  # it exited between the check and the signal, which is what we wanted
+    except PermissionError as e:
+        raise LocalNeo4jError(f"not allowed to stop Neo4j (pid {pid}): {e.strerror}") from None
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)  # when start() ran in this process, reap the zombie so the pid is free
+    (home / _PID_FILE).unlink(missing_ok=True)
+    return True
+
+
+def status(home: Path | None = None) -> LocalServer | None:
+    """The installed server, or None if not installed; its pid is None when it is not running."""
+    home = _resolve(home)
+    version = _read(home / _MARKER)
+    if not version or not (home / "password").is_file():
+        return None
+    pid = _read_pid(home)
+    if pid is not None and not _alive(pid, home):
+        pid = None
+    saved = _read_ports(home)
+    bolt, http = (saved.get(k) or _env_port(k) or _DEFAULT_PORTS[k] for k in ("bolt", "http"))
+    return LocalServer(home, bolt, http, _read(home / "password"), version, pid)
+
+
+def running(home: Path | None = None) -> LocalServer | None:
+    """The server if its process is alive and Bolt accepts connections, else None."""
+    server = status(home)
+    if server is None or server.pid is None or not _port_open(server.bolt_port):
+        return None
+    return server
+
+
+def _install(home: Path, echo: Callable[[str], None]) -> None:
+    for name in _DIRS:
+        (home / name).mkdir(parents=True, exist_ok=True)
+    if _read(home / _MARKER) != NEO4J_VERSION:
+        _fetch_jars(home, echo)
+    if (home / "password").is_file():
+        return
+    if (home / "data" / "databases" / "system").exists():
+        # set-initial-password only works before the first start; a new one would not apply.
+        raise LocalNeo4jError(
+            f"{home / 'password'} is missing but {home / 'data'} already holds a database; "
+            f"restore the file, or delete {home / 'data'} to start from an empty database"
+        )
+    java = _java()
+    _write_conf(home, *_choose_ports(home, None, None), {})  # the admin tool reads data dir from it
+    password = secrets.token_urlsafe(18)
+    while password.startswith("-"):  # the admin tool would take it for an option
+        password = secrets.token_urlsafe(18)
+    cmd = _java_cmd(java, home, "org.neo4j.cli.AdminTool", "dbms", "set-initial-password", password)
+    try:
+        done = subprocess.run(cmd, env=_env(home), capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise LocalNeo4jError(f"neo4j-admin could not run: {e}") from None
+    if done.returncode != 0:
+        why = _meaningful_line(done.stderr + done.stdout, f"exit code {done.returncode}")
+        raise LocalNeo4jError(f"neo4j-admin dbms set-initial-password failed: {why}")
+    tmp = home / "password.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o600)  # exactly 0600 whatever the umask says
+        f.write(password + "\n")
+    os.replace(tmp, home / "password")
+
+
+def _fetch_jars(home: Path, echo: Callable[[str], None]) -> None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise LocalNeo4jError(
+            f"Maven ('mvn') is needed to fetch the Neo4j {NEO4J_VERSION} jars but is not on PATH; "
+            "install it (e.g. apt-get install maven)"
+        )
+    (home / "build").mkdir(exist_ok=True)
+    pom = (_FILES / "pom.xml").read_text(encoding="utf-8").replace("@NEO4J_VERSION@", NEO4J_VERSION)
+    (home / "build" / "pom.xml").write_text(pom.replace("@BROWSER_VERSION@", BROWSER_VERSION))
+    # Fetch beside lib/ so that an interrupted download never looks like an installation.
+    partial = home / "lib.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    echo(f"Fetching the Neo4j {NEO4J_VERSION} jars with Maven (once, ~140 MB) ...")
+    cmd = [mvn, "-B", "-q", "-Dstyle.color=never", _COPY_GOAL, f"-DoutputDirectory={partial}"]
+    try:
+        done = subprocess.run(
+            [*cmd, "-DincludeScope=runtime"],
+            cwd=home / "build",
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=1800,
+        )
+    except subprocess.TimeoutExpired:
+        raise LocalNeo4jError(f"Maven did not fetch the Neo4j {NEO4J_VERSION} jars in 30 min") from None
+    except OSError as e:
+        raise LocalNeo4jError(f"cannot run Maven ({mvn}): {e.strerror}") from None
+    if done.returncode != 0 or not any(partial.glob("*.jar")):
+        why = _maven_error(done.stdout) or f"exit code {done.returncode}"
+        raise LocalNeo4jError(f"Maven failed to fetch Neo4j {NEO4J_VERSION} jars: {why}")
+    (partial / Path(_MARKER).name).write_text(NEO4J_VERSION + "\n")
+    shutil.rmtree(home / "lib", ignore_errors=True)
+    partial.rename(home / "lib")
+
+
+def _maven_error(output: str) -> str:
+    # Maven's first [ERROR] line says what failed; the ones after it are generic advice.
+    errors = [ln[7:].strip() for ln in output.splitlines() if ln.startswith("[ERROR]") and ln[7:].strip()]
+    return (errors[0] if errors else output.strip().rpartition("\n")[2])[:400]
+
+
+def _java() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    exe = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if exe is None or not os.access(exe, os.X_OK):
+        where = f"JAVA_HOME={java_home} has no bin/java" if java_home else "'java' is not on PATH"
+        raise LocalNeo4jError(
+            f"Neo4j needs Java 17+ but {where}; install a JDK (e.g. apt-get install "
+            "openjdk-17-jre-headless) or set JAVA_HOME to one"
+        )
+    try:
+        out = subprocess.run([exe, "-version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise LocalNeo4jError(f"cannot run {exe} -version: {e}") from None
+    # Covers "17.0.15", "21", "21-ea" and the old "1.8.0_392".
+    m = re.search(r'version "(?:1\.)?(\d+)', out.stderr + out.stdout)
+    major = int(m.group(1)) if m else 0
+    if major < 17:
+        raise LocalNeo4jError(
+            f"Neo4j {NEO4J_VERSION} needs Java 17 or newer but {exe} is Java {major or 'unknown'}; "
+            "set JAVA_HOME to a newer JDK"
+        )
+    return exe
+
+
+def _write_conf(home: Path, bolt: int, http: int, extra: Mapping[str, str]) -> dict[str, str]:
+    # The template's comments say why each default is what it is.
+    text = (_FILES / "neo4j.conf").read_text(encoding="utf-8").replace("{home}", str(home))
+    text = text.replace("{bolt}", str(bolt)).replace("{http}", str(http))
+    lines = [line.strip() for line in text.splitlines()]
+    # A dict, not appended lines: Neo4j rejects a setting that is declared twice.
+    settings = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    for key, value in extra.items():
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", key) or "\n" in value or "\r" in value:
+            raise LocalNeo4jError(f"invalid Neo4j setting {key!r}={value!r}")
+        settings[key] = value
+    head = "# Written by resolver.neo4j_local at every start, so edits are lost: pass extra_conf.\n"
+    text = head + "".join(f"{key}={value}\n" for key, value in settings.items())
+    (home / "conf" / "neo4j.conf").write_text(text, encoding="utf-8")
+    return settings
+
+
+def _heap_flags(settings: Mapping[str, str]) -> list[str]:
+    # The launcher script turns these settings into -Xms/-Xmx; plain java would ignore them and
+    # size the heap at a quarter of the machine's memory.
+    flags = []
+    for key, flag in (("initial_size", "-Xms"), ("max_size", "-Xmx")):
+        value = settings.get(f"server.memory.heap.{key}", "").strip()
+        m = re.fullmatch(r"(\d+)\s*([kmgKMG]?)(?:i?[bB])?", value)
+        if m:
+            flags.append(f"{flag}{m.group(1)}{m.group(2).lower()}")
+    return flags
+
+
+def _choose_ports(home: Path, bolt: int | None, http: int | None) -> tuple[int, int]:
+    # An explicit argument beats the environment, which beats the ports of the last start.
+    saved = _read_ports(home)
+    b, h = (
+        given or _env_port(k) or saved.get(k) or _DEFAULT_PORTS[k]
+        for given, k in ((bolt, "bolt"), (http, "http"))
+    )
+    if not (0 < b < 65536 and 0 < h < 65536) or b == h:
+        raise LocalNeo4jError(f"Bolt port {b} and HTTP port {h} must differ and lie in 1-65535")
+    return b, h
+
+
+def _env_port(kind: str) -> int | None:
+    raw = os.environ.get(_PORT_ENV[kind], "").strip()
+    if raw and not raw.isdigit():
+        raise LocalNeo4jError(f"{_PORT_ENV[kind]} must be a port number, not {raw!r}")
+    return int(raw) if raw else None
+
+
+def _read_ports(home: Path) -> dict[str, int]:
+    # Missing or hand-mangled: fall back to the environment and the defaults.
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+        data = json.loads((home / "ports.json").read_text(encoding="utf-8"))
+        return {k: int(v) for k, v in data.items() if k in _DEFAULT_PORTS}
+    return {}
+
+
+def _wait_ready(
+    home: Path, pid: int, bolt: int, proc: subprocess.Popen[bytes] | None, timeout: float
+) -> None:
+    log = home / "logs" / "console.log"
+    deadline = time.monotonic() + timeout
+    while True:
+        if (proc.poll() is not None) if proc is not None else not _alive(pid, home):
+            raise LocalNeo4jError(
+                f"Neo4j exited while starting: {_meaningful_line(_read(log), 'no output')} (log: {log})"
+            )
+        # Bolt opens just before the databases are up and "Started." is logged. A server from an
+        # earlier call may have had its log rotated away, so for it the port must do.
+        if _port_open(bolt) and (proc is None or "Started." in _read(log)):
+            return
+        if time.monotonic() > deadline:
+            raise LocalNeo4jError(
+                f"Neo4j (pid {pid}) did not serve Bolt on port {bolt} within {timeout:g} s "
+                f"(last log line: {_meaningful_line(_read(log), 'no output')}); see {log} or stop it"
+            )
+        time.sleep(0.25)
+
+
+def _alive(pid: int, home: Path) -> bool:
+    # A server we started ourselves lingers as a zombie after it dies, and kill(0) still sees it.
+    with contextlib.suppress(OSError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists but is someone else's; the command line below decides
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True  # no /proc (macOS): trust kill(0)
+    # A stale pid file may name a pid that now belongs to an unrelated process.
+    return f"--home-dir={home}".encode() in args
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _meaningful_line(text: str, default: str) -> str:
+    # Stack frames say where, not why: prefer the last error or "Caused by" line over them.
+    lines = [re.sub(r"^\d{4}-\d\d-\d\d \S+ ", "", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("at ", "..."))]
+    errors = [line for line in lines if re.search(r"ERROR|Error|Exception|Caused by|[Ff]ailed", line)]
+    return (errors or lines or [default])[-1][:400]
+
+
+def _resolve(home: Path | None) -> Path:
+    return (home if home is not None else default_home()).expanduser().resolve()
+
+
+@contextlib.contextmanager
+def _lock(home: Path) -> Iterator[None]:
+    # Serialises install and start per home, e.g. for test workers sharing one server.
+    (home / "run").mkdir(parents=True, exist_ok=True)
+    fd = os.open(home / "run" / "resolver-neo4j.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _java_cmd(java: str, home: Path, *args: str) -> list[str]:
+    return [java, "-cp", str(home / "lib" / "*"), *args]  # java expands the wildcard itself
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _read_pid(home: Path) -> int | None:
+    raw = _read(home / _PID_FILE)
+    return int(raw) if raw.isdigit() else None

@@ -1,0 +1,375 @@
+"""The Neo4j store: the only module that imports the driver.
+
+Every query is a named file in ``cypher/``; every value travels as a parameter. Writes run in
+managed transactions (retried on transient errors), so each transaction function is idempotent:
+it only reads its inputs and the graph.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import neo4j
+from neo4j import exceptions as neo4j_errors
+
+from ..errors import (
+    BatchExistsError,
+    BatchStateError,
+    ResolverError,
+    StoreUnavailableError,
+    UnknownBatchError,
+)
+from ..models import (
+    Batch,
+    BatchStatus,
+    Claim,
+    CreateLink,
+    CreateObject,
+    Identifiers,
+    Outcome,
+    ValidationIssue,
+)
+from ..queries import query
+from ..validation import find_cycles, issue, order_issues, plan_load
+from .base import Finish, ItemKind, Progress
+
+__all__ = ["Neo4jStore"]
+
+T = TypeVar("T")
+LOAD_CHUNK = 10_000
+
+
+class Neo4jStore:
+    name = "neo4j"
+
+    def __init__(
+        self, uri: str, user: str = "neo4j", password: str = "", database: str = "neo4j",
+        *, connect_timeout: float = 10.0,
+    ) -> None:
+        self.uri = uri
+        self.database = database
+        try:
+            self._driver = neo4j.GraphDatabase.driver(
+                uri, auth=(user, password), connection_timeout=connect_timeout,
+                max_transaction_retry_time=60.0, notifications_min_severity="OFF",
+            )
+        except (ValueError, neo4j_errors.ConfigurationError) as exc:
+            raise StoreUnavailableError(f"bad Neo4j URI {uri!r}: {exc}") from None
+        self._schema_ready = False
+        self._version = ""
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._driver.close()
+
+    def describe(self) -> str:
+        return f"Neo4j {self.server_version()} at {self.uri} (database {self.database})"
+
+    def server_version(self) -> str:
+        if not self._version:
+            with self._guard():
+                info = self._driver.get_server_info()
+                self._version = info.agent.split("/", 1)[-1]
+        return self._version
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Driver errors a user can act on become one-line StoreUnavailableErrors."""
+        try:
+            yield
+        except neo4j_errors.AuthError:
+            raise StoreUnavailableError(
+                f"Neo4j at {self.uri} refused the credentials (check NEO4J_USERNAME/NEO4J_PASSWORD)"
+            ) from None
+        except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired, OSError) as exc:
+            raise StoreUnavailableError(
+                f"cannot reach Neo4j at {self.uri}: {_first_line(exc)} "
+                "(start one with 'resolver neo4j start' or set NEO4J_URI)"
+            ) from None
+        except neo4j_errors.ClientError as exc:
+            if exc.code and "DatabaseNotFound" in exc.code:
+                raise StoreUnavailableError(
+                    f"Neo4j at {self.uri} has no database {self.database!r}"
+                ) from None
+            raise
+        except neo4j_errors.DriverError as exc:
+            if isinstance(exc, ResolverError):
+                raise
+            raise StoreUnavailableError(f"Neo4j driver error: {_first_line(exc)}") from None
+
+    def _write(self, fn: Callable[[neo4j.ManagedTransaction], T]) -> T:
+        self.ensure_schema()
+        with self._guard(), self._driver.session(database=self.database) as session:
+            return session.execute_write(fn)
+
+    def _read(self, fn: Callable[[neo4j.ManagedTransaction], T]) -> T:
+        self.ensure_schema()
+        with self._guard(), self._driver.session(database=self.database) as session:
+            return session.execute_read(fn)
+
+    def _one(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        return self._write(lambda tx: _run(tx, name, **params))
+
+    def ensure_schema(self) -> None:
+        """Constraints and indexes, each in its own transaction; IF NOT EXISTS makes it idempotent."""
+        if self._schema_ready:
+            return
+        with self._guard(), self._driver.session(database=self.database) as session:
+            for statement in filter(None, (s.strip() for s in _statements(query("schema").text))):
+                session.run(statement).consume()  # type: ignore[arg-type]
+            session.run("CALL db.awaitIndexes(300)").consume()
+        self._schema_ready = True
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def load(
+        self, batch: Batch, *, replace: bool = False, places: Mapping[int, str] | None = None
+    ) -> None:
+        """Staged load: the Batch node says 'loading' until every chunk is in; a failure deletes
+        what was written, and a load that died is replaced by the next load of that id."""
+        batch_id = batch.batchId
+        assert batch_id is not None
+        plan = plan_load(batch, places)
+        existing = self._one("batch_exists", batchId=batch_id)
+        if existing and not replace and existing[0]["status"] != "loading":
+            raise BatchExistsError(batch_id)
+        if existing:
+            self.delete(batch_id)
+        self._one(
+            "batch_create", batchId=batch_id, objectCount=len(plan.objects),
+            linkCount=len(plan.links) + len(plan.unresolved),
+        )
+        try:
+            for name, rows in (
+                ("load_link_tags", plan.link_tags),
+                ("load_objects", plan.objects),
+                ("load_references", plan.references),
+                ("load_links", plan.links),
+                ("load_unresolved", plan.unresolved),
+            ):
+                for i in range(0, len(rows), LOAD_CHUNK):
+                    chunk = rows[i : i + LOAD_CHUNK]
+                    self._write(lambda tx, n=name, c=chunk: _run(tx, n, batchId=batch_id, rows=c))
+            self._one("batch_set_status", batchId=batch_id, **{"from": ["loading"]}, to="loaded")
+        except BaseException:
+            self.delete(batch_id)
+            raise
+
+    def validate(self, batch_id: str) -> list[ValidationIssue]:
+        self._require(batch_id)
+
+        def checks(tx: neo4j.ManagedTransaction) -> list[tuple[int, ValidationIssue]]:
+            found: list[tuple[int, ValidationIssue]] = []
+            for row in _run(tx, "validate_unresolved", batchId=batch_id):
+                if row["unknownObject"]:
+                    found.append((row["ord"], issue("unknown-object", row)))
+                if row["unknownReference"]:
+                    found.append((row["ord"], issue("unknown-reference", row)))
+            for row in _run(tx, "validate_links", batchId=batch_id):
+                for code, flag in (("unknown-link-tag", "unknownTag"), ("link-tag-mismatch", "mismatch"),
+                                   ("existing-child", "existingChild")):
+                    if row[flag]:
+                        found.append((row["ord"], issue(code, row)))
+            edges = tx.run(query("dependent_edges").text, batchId=batch_id)  # type: ignore[arg-type]
+            for cycle, link_ids in find_cycles((r["child"], r["parent"], r["linkId"]) for r in edges):
+                found.append((0, issue("dependency-cycle", {"cycle": cycle, "linkIds": link_ids})))
+            return found
+
+        errors = order_issues(self._read(checks))
+        self._one(
+            "batch_set_errors", batchId=batch_id, errors=json.dumps(errors),
+            status="error" if errors else "loaded",
+        )
+        return errors
+
+    def delete(self, batch_id: str) -> bool:
+        while self._one("delete_batch_chunk", batchId=batch_id, limit=LOAD_CHUNK)[0]["deleted"]:
+            pass
+        return bool(self._one("delete_batch_node", batchId=batch_id)[0]["deleted"])
+
+    def _require(self, batch_id: str) -> str:
+        rows = self._one("batch_exists", batchId=batch_id)
+        if not rows or rows[0]["status"] == "loading":
+            raise UnknownBatchError(batch_id)
+        return str(rows[0]["status"])
+
+    # -- processing ---------------------------------------------------------------------------
+
+    def start(self, batch_id: str) -> str:
+        self._require(batch_id)
+        rows = self._one("batch_set_status", batchId=batch_id, **{"from": ["loaded"]}, to="processing")
+        return str(rows[0]["status"]) if rows else self._require(batch_id)
+
+    def claim(self, batch_id: str, *, worker: str, limit: int, lease_seconds: float) -> list[Claim]:
+        until = time.time() + lease_seconds
+
+        def work(tx: neo4j.ManagedTransaction) -> list[Claim]:
+            out: list[Claim] = []
+            for r in _run(tx, "claim_objects", batchId=batch_id, limit=limit, worker=worker,
+                          leaseUntil=until):
+                ids = _ids(r["identifierIds"])
+                if r["existing"]:
+                    out.append(Claim("object", r["objectId"], r["attempt"], None, ids))
+                    continue
+                msg: CreateObject = {
+                    "kind": "create-object", "batchId": batch_id, "objectId": r["objectId"],
+                    "objectType": r["objectType"], "fields": json.loads(r["fields"]),
+                    "idempotencyKey": f"{batch_id}/object/{r['objectId']}",
+                    "parents": [{**p, "identifierIds": _ids(p["identifierIds"])} for p in r["parents"]],
+                }
+                out.append(Claim("object", r["objectId"], r["attempt"], msg))
+            if len(out) < limit:
+                for r in _run(tx, "claim_links", batchId=batch_id, limit=limit - len(out),
+                              worker=worker, leaseUntil=until):
+                    link: CreateLink = {
+                        "kind": "create-link", "batchId": batch_id, "linkId": r["linkId"],
+                        "linkTag": r["linkTag"], "idempotencyKey": f"{batch_id}/link/{r['linkId']}",
+                        "child": {"objectId": r["childId"], "identifierIds": _ids(r["childIds"])},
+                        "parent": {"objectId": r["parentId"], "identifierIds": _ids(r["parentIds"])},
+                    }
+                    out.append(Claim("link", r["linkId"], r["attempt"], link))
+            return out
+
+        return self._write(work)
+
+    def reclaim_expired(self, batch_id: str, *, now: float) -> int:
+        return int(self._one("reclaim_expired", batchId=batch_id, now=now)[0]["reclaimed"])
+
+    def renew(self, batch_id: str, *, worker: str, lease_seconds: float) -> int:
+        rows = self._one("renew", batchId=batch_id, worker=worker, leaseUntil=time.time() + lease_seconds)
+        return int(rows[0]["renewed"])
+
+    def accept(self, batch_id: str, items: Sequence[tuple[ItemKind, str]]) -> None:
+        objects = [i for k, i in items if k == "object"]
+        links = [i for k, i in items if k == "link"]
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            if objects:
+                _run(tx, "accept_objects", batchId=batch_id, ids=objects)
+            if links:
+                _run(tx, "accept_links", batchId=batch_id, ids=links)
+
+        self._write(work)
+
+    def complete_objects(self, batch_id: str, items: Sequence[tuple[str, Identifiers]]) -> list[Outcome]:
+        rows = [{"objectId": oid, "identifierIds": json.dumps(ids)} for oid, ids in items]
+
+        def work(tx: neo4j.ManagedTransaction) -> dict[str, str]:
+            before = {r["objectId"]: r["before"] for r in _run(tx, "complete_objects", batchId=batch_id, items=rows)}
+            changed = [oid for oid, b in before.items() if b == "creating"]
+            if changed:
+                _run(tx, "release_links", batchId=batch_id, ids=changed)
+                _run(tx, "release_children", batchId=batch_id, ids=changed)
+            return before
+
+        before = self._write(work)
+        return [_outcome("object", oid, before.get(oid)) for oid, _ in items]
+
+    def complete_links(self, batch_id: str, link_ids: Sequence[str]) -> list[Outcome]:
+        rows = self._one("complete_links", batchId=batch_id, ids=list(link_ids))
+        before = {r["linkId"]: r["before"] for r in rows}
+        return [_outcome("link", lid, before.get(lid)) for lid in link_ids]
+
+    def fail(self, batch_id: str, kind: ItemKind, item_id: str, reason: str) -> Outcome:
+        def work(tx: neo4j.ManagedTransaction) -> str | None:
+            if kind == "link":
+                rows = _run(tx, "fail_link", batchId=batch_id, linkId=item_id, reason=reason)
+                return rows[0]["before"] if rows else None
+            rows = _run(tx, "fail_object", batchId=batch_id, objectId=item_id, reason=reason)
+            if not rows:
+                return None
+            if rows[0]["before"] == "creating":
+                frontier = [item_id]
+                while frontier:  # breadth-first, one query per level: no recursion, no var-length path
+                    _run(tx, "block_links", batchId=batch_id, ids=frontier, root=item_id)
+                    frontier = [r["objectId"] for r in
+                                _run(tx, "block_dependents", batchId=batch_id, ids=frontier, root=item_id)]
+            return str(rows[0]["before"])
+
+        before = self._write(work)
+        if before == "creating":
+            return Outcome(kind, item_id, True, "failed")
+        return Outcome(kind, item_id, False, before)
+
+    def progress(self, batch_id: str) -> Progress:
+        counts = {r["status"]: r["n"] for r in self._read(lambda tx: _run(tx, "progress", batchId=batch_id))}
+        return Progress(ready=counts.get("ready", 0), creating=counts.get("creating", 0),
+                        waiting=counts.get("waiting", 0))
+
+    def finish(self, batch_id: str) -> Finish | None:
+        rows = self._one("finish", batchId=batch_id)
+        return Finish(rows[0]["status"]) if rows else None
+
+    def retry(self, batch_id: str, object_id: str | None = None) -> int:
+        status = self._require(batch_id)
+        if status == "error":
+            raise BatchStateError(f"batch {batch_id!r} has validation errors; fix and reload")
+        rows = self._one("retry", batchId=batch_id, objectId=object_id)
+        return int(rows[0]["retried"])
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def status(self, batch_id: str, *, detail: bool = False) -> BatchStatus:
+        def work(tx: neo4j.ManagedTransaction) -> BatchStatus:
+            head = _run(tx, "batch_get", batchId=batch_id)
+            if not head or head[0]["status"] == "loading":
+                raise UnknownBatchError(batch_id)
+            objects: dict[str, int] = {}
+            links: dict[str, int] = {}
+            for r in _run(tx, "status_counts", batchId=batch_id):
+                (objects if r["kind"] == "object" else links)[r["status"]] = r["n"]
+            failures = [
+                {"kind": r["kind"], ("objectId" if r["kind"] == "object" else "linkId"): r["id"],
+                 "status": "failed", "reason": r["reason"]}
+                for r in _run(tx, "status_failures", batchId=batch_id)
+            ]
+            out = BatchStatus(batch_id, head[0]["status"], objects, links,
+                              json.loads(head[0]["errors"] or "[]"), failures=failures)
+            if detail:
+                out.objectList = [
+                    {k: v for k, v in {**r, "identifierIds": _ids(r["identifierIds"])}.items()
+                     if v is not None or k == "identifierIds"}
+                    for r in _run(tx, "list_objects", batchId=batch_id)
+                ]
+                out.linkList = [
+                    {k: v for k, v in r.items() if v is not None}
+                    for r in _run(tx, "list_links", batchId=batch_id)
+                ]
+            return out
+
+        return self._read(work)
+
+    def batch_ids(self) -> list[str]:
+        return [r["batchId"] for r in self._read(lambda tx: _run(tx, "batch_list"))]
+
+
+def _run(tx: neo4j.ManagedTransaction, name: str, **params: Any) -> list[dict[str, Any]]:
+    q = query(name)
+    result = tx.run(q.text, q.bind(params))  # type: ignore[arg-type]
+    return [record.data() for record in result]
+
+
+def _statements(text: str) -> list[str]:
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("//")]
+    return "\n".join(lines).split(";")
+
+
+def _ids(raw: str | None) -> Identifiers:
+    return json.loads(raw) if raw else {}  # type: ignore[no-any-return]
+
+
+def _outcome(kind: ItemKind, item_id: str, before: str | None) -> Outcome:
+    if before == "creating":
+        return Outcome(kind, item_id, True, "complete")
+    return Outcome(kind, item_id, False, before)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+

@@ -1,0 +1,163 @@
+"""What both stores share about validation: turning a batch into load rows (references resolved
+the same way everywhere), finding dependency cycles, and wording each error code.
+
+The checks themselves run inside each store (Cypher on Neo4j, Python on the memory store); they
+hand back plain rows and this module makes the issues, so both stores speak alike.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from .models import Batch, ValidationIssue
+
+__all__ = ["CODES", "LoadPlan", "find_cycles", "issue", "order_issues", "plan_load"]
+
+CODES = (
+    "unknown-object",
+    "unknown-reference",
+    "unknown-link-tag",
+    "link-tag-mismatch",
+    "existing-child",
+    "dependency-cycle",
+)
+
+
+@dataclass
+class LoadPlan:
+    """Rows ready for a store: ``links`` resolve both ends, ``unresolved`` keep the raw ids."""
+
+    objects: list[dict[str, Any]]
+    references: list[dict[str, Any]]
+    links: list[dict[str, Any]]
+    unresolved: list[dict[str, Any]]
+    link_tags: list[dict[str, Any]]
+
+
+def plan_load(batch: Batch, places: Mapping[int, str] | None = None) -> LoadPlan:
+    object_ids = {o.objectId for o in batch.objects}
+    alias = {r.referenceId: r.objectId for r in batch.references if r.objectId in object_ids}
+    unmet: dict[str, int] = {}
+    links: list[dict[str, Any]] = []
+    unresolved: list[dict[str, Any]] = []
+    for i, link in enumerate(batch.links):
+        place = places[i] if places and i in places else f"links[{i}]"
+        parent = alias.get(link.referenceId) or (
+            link.referenceId if link.referenceId in object_ids else None
+        )
+        row: dict[str, Any] = {
+            "linkId": link.linkId,
+            "linkTag": link.linkTag,
+            "dependent": link.dependent,
+            "separate": link.separateDependentLinkCreate and link.dependent,
+            "place": place,
+            "ord": i,
+        }
+        if link.objectId in object_ids and parent is not None:
+            row.update(childId=link.objectId, parentId=parent)
+            links.append(row)
+            if link.dependent:
+                unmet[link.objectId] = unmet.get(link.objectId, 0) + 1
+        else:
+            row.update(objectId=link.objectId, referenceId=link.referenceId)
+            unresolved.append(row)
+    objects = [
+        {
+            "objectId": o.objectId,
+            "objectType": o.objectType,
+            "fields": json.dumps(o.fields, ensure_ascii=False),
+            "identifierIds": None if o.identifierIds is None else json.dumps(o.identifierIds),
+            "existing": o.existing,
+            "unmet": unmet.get(o.objectId, 0),
+            "status": "waiting" if unmet.get(o.objectId) else "ready",
+            "ord": i,
+        }
+        for i, o in enumerate(batch.objects)
+    ]
+    return LoadPlan(
+        objects=objects,
+        references=[r.model_dump() for r in batch.references],
+        links=links,
+        unresolved=unresolved,
+        link_tags=[
+            {"linkTag": tag, "childType": spec.childType, "parentType": spec.parentType}
+            for tag, spec in batch.linkTags.items()
+        ],
+    )
+
+
+def find_cycles(edges: Iterable[tuple[str, str, str]]) -> list[tuple[list[str], list[str]]]:
+    """One cycle per strongly connected component of the dependent-link graph, as
+    (objectIds a..a in dependency order, the linkIds along it). Iterative: no recursion limit."""
+    graph = nx.DiGraph()
+    for child, parent, link_id in edges:
+        if graph.has_edge(child, parent):
+            continue  # any one link id per pair names the dependency well enough
+        graph.add_edge(child, parent, linkId=link_id)
+    cycles = []
+    for component in nx.strongly_connected_components(graph):
+        start = min(component)
+        if len(component) == 1 and not graph.has_edge(start, start):
+            continue
+        sub = graph.subgraph(component)
+        path = nx.find_cycle(sub, source=start)
+        nodes = [path[0][0]] + [v for _, v in path]
+        # rotate so the smallest objectId leads: the same cycle always reads the same
+        ring = nodes[:-1]
+        k = ring.index(min(ring))
+        ring = ring[k:] + ring[:k]
+        nodes = [*ring, ring[0]]
+        link_ids = [graph.edges[a, b]["linkId"] for a, b in itertools.pairwise(nodes)]
+        cycles.append((nodes, link_ids))
+    cycles.sort()
+    return cycles
+
+
+def issue(code: str, row: Mapping[str, Any]) -> ValidationIssue:
+    """Word one validation error from a store's row."""
+    where = f"link {row.get('linkId')!r} ({row.get('place')})"
+    if code == "unknown-object":
+        return {"code": code, "linkId": row["linkId"], "objectId": row["objectId"],
+                "message": f"{where}: child object {row['objectId']!r} is not in the batch"}
+    if code == "unknown-reference":
+        return {"code": code, "linkId": row["linkId"], "referenceId": row["referenceId"],
+                "message": f"{where}: reference {row['referenceId']!r} is neither a referenceId "
+                           "nor an objectId of the batch"}
+    if code == "unknown-link-tag":
+        return {"code": code, "linkId": row["linkId"], "linkTag": row["linkTag"],
+                "message": f"{where}: link tag {row['linkTag']!r} is not declared in linkTags"}
+    if code == "link-tag-mismatch":
+        wrong = []
+        if row["childType"] != row["wantChild"]:
+            wrong.append(f"child {row['childId']!r} is a {row['childType']!r}")
+        if row["parentType"] != row["wantParent"]:
+            wrong.append(f"parent {row['parentId']!r} is a {row['parentType']!r}")
+        return {"code": code, "linkId": row["linkId"], "linkTag": row["linkTag"],
+                "objectId": row["childId"],
+                "message": f"{where}: tag {row['linkTag']!r} links a {row['wantChild']!r} to a "
+                           f"{row['wantParent']!r}, but {' and '.join(wrong)}"}
+    if code == "existing-child":
+        return {"code": code, "linkId": row["linkId"], "objectId": row["childId"],
+                "message": f"{where}: child {row['childId']!r} already exists (it has "
+                           "identifierIds), so it cannot be created with this dependent link; "
+                           "set separateDependentLinkCreate or make the link independent"}
+    if code == "dependency-cycle":
+        cycle, link_ids = row["cycle"], row["linkIds"]
+        steps = "".join(f" -[{lid}]-> {obj}" for lid, obj in zip(link_ids, cycle[1:], strict=True))
+        return {"code": code, "cycle": list(cycle), "linkIds": list(link_ids),
+                "objectId": cycle[0],
+                "message": f"dependent links form a cycle: {cycle[0]}{steps}; making one of them "
+                           f"independent (for instance {link_ids[-1]!r}) breaks it"}
+    raise ValueError(f"unknown validation code {code!r}")
+
+
+def order_issues(found: Iterable[tuple[int, ValidationIssue]]) -> list[ValidationIssue]:
+    """Errors by code (as CODES lists them), then in file order of the link they concern."""
+    rank = {code: i for i, code in enumerate(CODES)}
+    return [e for _, e in sorted(found, key=lambda t: (rank[t[1]["code"]], t[0], t[1].get("cycle", [])))]
