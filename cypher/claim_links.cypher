@@ -1,3 +1,4 @@
+MATCH (:Batch {batchId: $batchId, status: 'processing'})
 CALL () {
   MATCH ()-[l:DEPENDS_ON {batchId: $batchId, status: 'ready'}]->() RETURN l LIMIT $limit
   UNION

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import DEVNULL, PIPE, STDOUT
 
 from resolver.errors import ResolverError
 
@@ -112,7 +113,11 @@ def start(
     timeout: float = 120,
     echo: Callable[[str], None] = print,
 ) -> LocalServer:
-    """Start the server (installing it first if needed) and wait until it serves Bolt."""
+    """Start the server (installing it first if needed) and wait until it serves Bolt.
+
+    A server of this home that already runs is returned as it is: new ports or ``extra_conf``
+    apply at the next start after a ``stop``.
+    """
     home = _resolve(home)
     with _lock(home):
         current = status(home)
@@ -138,17 +143,12 @@ def start(
             # Keep one previous run for post-mortems; readiness reads this run's lines only.
             log.replace(log.with_name("console.log.1"))
         args = [*_heap_flags(conf), *_JVM_OPTS, _ENTRY_POINT, f"--home-dir={home}"]
-        args += [f"--config-dir={home / 'conf'}", "--console-mode"]
+        cmd = _java_cmd(java, home, *args, f"--config-dir={home / 'conf'}", "--console-mode")
         echo(f"Starting Neo4j {NEO4J_VERSION} from {home} ...")
+        # A new session, so that a Ctrl-C in the caller's terminal does not reach the server.
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                _java_cmd(java, home, *args),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=_env(home),
-                cwd=home,
-                start_new_session=True,  # a Ctrl-C in the caller's terminal must not reach it
+                cmd, stdin=DEVNULL, stdout=out, stderr=STDOUT, env=_env(home), start_new_session=True
             )
         (home / _PID_FILE).write_text(f"{proc.pid}\n")
         try:
@@ -165,8 +165,8 @@ def start(
 def stop(home: Path | None = None, *, timeout: float = 60) -> bool:
     """SIGTERM the server, SIGKILL it after ``timeout`` seconds; True if it was running."""
     home = _resolve(home)
-    pid = _read_pid(home)
-    if pid is None or not _alive(pid, home):
+    pid = _live_pid(home)
+    if pid is None:
         (home / _PID_FILE).unlink(missing_ok=True)
         return False
     try:
@@ -195,20 +195,15 @@ def status(home: Path | None = None) -> LocalServer | None:
     version = _read(home / _MARKER)
     if not version or not (home / "password").is_file():
         return None
-    pid = _read_pid(home)
-    if pid is not None and not _alive(pid, home):
-        pid = None
     saved = _read_ports(home)
     bolt, http = (saved.get(k) or _env_port(k) or _DEFAULT_PORTS[k] for k in ("bolt", "http"))
-    return LocalServer(home, bolt, http, _read(home / "password"), version, pid)
+    return LocalServer(home, bolt, http, _read(home / "password"), version, _live_pid(home))
 
 
 def running(home: Path | None = None) -> LocalServer | None:
     """The server if its process is alive and Bolt accepts connections, else None."""
     server = status(home)
-    if server is None or server.pid is None or not _port_open(server.bolt_port):
-        return None
-    return server
+    return server if server and server.pid and _port_open(server.bolt_port) else None
 
 
 def _install(home: Path, echo: Callable[[str], None]) -> None:
@@ -260,15 +255,10 @@ def _fetch_jars(home: Path, echo: Callable[[str], None]) -> None:
     shutil.rmtree(partial, ignore_errors=True)
     echo(f"Fetching the Neo4j {NEO4J_VERSION} jars with Maven (once, ~140 MB) ...")
     cmd = [mvn, "-B", "-q", "-Dstyle.color=never", _COPY_GOAL, f"-DoutputDirectory={partial}"]
+    cmd.append("-DincludeScope=runtime")
     try:
         done = subprocess.run(
-            [*cmd, "-DincludeScope=runtime"],
-            cwd=home / "build",
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=1800,
+            cmd, cwd=home / "build", stdin=DEVNULL, stdout=PIPE, stderr=STDOUT, text=True, timeout=1800
         )
     except subprocess.TimeoutExpired:
         raise LocalNeo4jError(f"Maven did not fetch the Neo4j {NEO4J_VERSION} jars in 30 min") from None
@@ -283,7 +273,9 @@ def _fetch_jars(home: Path, echo: Callable[[str], None]) -> None:
 
 
 def _maven_error(output: str) -> str:
-    # Maven's first [ERROR] line says what failed; the ones after it are generic advice.
+    # Maven's first [ERROR] line says what failed; the ones after it are generic advice. Maven 3.8
+    # prefixes colour resets even in batch mode.
+    output = re.sub(r"\x1b\[[0-9;]*m", "", output)
     errors = [ln[7:].strip() for ln in output.splitlines() if ln.startswith("[ERROR]") and ln[7:].strip()]
     return (errors[0] if errors else output.strip().rpartition("\n")[2])[:400]
 
@@ -374,19 +366,15 @@ def _wait_ready(
     log = home / "logs" / "console.log"
     deadline = time.monotonic() + timeout
     while True:
-        if (proc.poll() is not None) if proc is not None else not _alive(pid, home):
-            raise LocalNeo4jError(
-                f"Neo4j exited while starting: {_meaningful_line(_read(log), 'no output')} (log: {log})"
-            )
+        exited = (proc.poll() is not None) if proc is not None else not _alive(pid, home)
         # Bolt opens just before the databases are up and "Started." is logged. A server from an
         # earlier call may have had its log rotated away, so for it the port must do.
-        if _port_open(bolt) and (proc is None or "Started." in _read(log)):
+        if not exited and _port_open(bolt) and (proc is None or "Started." in _read(log)):
             return
-        if time.monotonic() > deadline:
-            raise LocalNeo4jError(
-                f"Neo4j (pid {pid}) did not serve Bolt on port {bolt} within {timeout:g} s "
-                f"(last log line: {_meaningful_line(_read(log), 'no output')}); see {log} or stop it"
-            )
+        if exited or time.monotonic() > deadline:
+            what = "exited while starting" if exited else f"did not serve Bolt on {bolt} in {timeout:g} s"
+            last = _meaningful_line(_read(log), "no output")
+            raise LocalNeo4jError(f"Neo4j (pid {pid}) {what}: {last} (log: {log})")
         time.sleep(0.25)
 
 
@@ -455,6 +443,6 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _read_pid(home: Path) -> int | None:
+def _live_pid(home: Path) -> int | None:
     raw = _read(home / _PID_FILE)
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if raw.isdigit() and _alive(int(raw), home) else None

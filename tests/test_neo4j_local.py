@@ -73,7 +73,10 @@ def test_error_is_a_resolver_error() -> None:
 
 def test_conf_rendering(tmp_path: Path) -> None:
     (tmp_path / "conf").mkdir()
-    extra = {"browser.post_connect_cmd": "style http://127.0.0.1:1/a.grass", "server.memory.pagecache.size": "256m"}
+    extra = {
+        "browser.post_connect_cmd": "style http://127.0.0.1:1/a.grass",
+        "server.memory.pagecache.size": "256m",
+    }
     settings = neo4j_local._write_conf(tmp_path, 17001, 17002, extra)
     conf = _read_conf(tmp_path)
     assert conf == settings
@@ -236,18 +239,18 @@ def test_java_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     jdk = tmp_path / "jdk11"
     (jdk / "bin").mkdir(parents=True)
     fake = jdk / "bin" / "java"
-    fake.write_text('#!/bin/sh\necho \'openjdk version "11.0.2" 2019-01-15\' >&2\n')
+    fake.write_text("#!/bin/sh\necho 'openjdk version \"11.0.2\" 2019-01-15' >&2\n")
     fake.chmod(0o755)
     monkeypatch.setenv("JAVA_HOME", str(jdk))
-    with pytest.raises(LocalNeo4jError, match="needs Java 17 or newer.*Java 11"):
+    with pytest.raises(LocalNeo4jError, match=r"needs Java 17 or newer.*Java 11"):
         neo4j_local._java()
-    fake.write_text('#!/bin/sh\necho \'openjdk version "21.0.2" 2024-01-16\' >&2\n')
+    fake.write_text("#!/bin/sh\necho 'openjdk version \"21.0.2\" 2024-01-16' >&2\n")
     assert neo4j_local._java() == str(fake)
 
 
 def test_error_lines_are_picked_from_tool_output() -> None:
     maven = (
-        "[ERROR] Failed to execute goal on project neo4j-local-lib: Could not resolve dependencies\n"
+        "\x1b[0m\x1b[0m[ERROR] Failed to execute goal on project x: Could not resolve dependencies\n"
         "[ERROR] \n"
         "[ERROR] To see the full stack trace of the errors, re-run Maven with the -e switch.\n"
         "[ERROR] [Help 1] http://cwiki.apache.org/confluence/display/MAVEN/DependencyResolutionException\n"
@@ -262,7 +265,9 @@ def test_error_lines_are_picked_from_tool_output() -> None:
         "\tat sun.nio.ch.Net.bind(Native Method)\n"
         "\t... 12 more\n"
     )
-    assert neo4j_local._meaningful_line(log, "-") == "Caused by: java.net.BindException: Address already in use"
+    assert (
+        neo4j_local._meaningful_line(log, "-") == "Caused by: java.net.BindException: Address already in use"
+    )
     assert neo4j_local._meaningful_line("2026-01-01 00:00:00.000+0000 INFO  Starting...\n", "-") == (
         "INFO  Starting..."
     )
@@ -344,7 +349,7 @@ def test_real_server_starts_answers_and_stops(live_home: Path) -> None:
             pass
         with urllib.request.urlopen(server.browser_url, timeout=30) as response:
             assert response.status == 200
-        assert f"-Xmx1g".encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+        assert b"-Xmx1g" in Path(f"/proc/{pid}/cmdline").read_bytes()
 
         now = status(live_home)
         assert now is not None and now.pid == pid and _pid_alive(pid)

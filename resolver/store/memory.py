@@ -192,6 +192,8 @@ class MemoryStore:
         with self._lock:
             b = self._get(batch_id)
             out: list[Claim] = []
+            if b.status != "processing":
+                return out
             until = time.time() + lease_seconds
             while b.ready_objects and len(out) < limit:
                 oid = b.ready_objects.popleft()

@@ -1,0 +1,134 @@
+"""``http:URL`` (or a bare ``http://...``/``https://...``): POST every create to one URL.
+
+The body is the message JSON (``Content-Type: application/json``), with the header
+``Idempotency-Key: <message idempotencyKey>`` so the service can ignore a retried create.
+Redirects are not followed (a POST must not turn into a GET); proxies come from the usual
+``http_proxy``/``https_proxy``/``no_proxy`` variables, read when the adapter is built.
+
+====================================================  ======================================
+the service answers                                   result
+====================================================  ======================================
+202                                                   ``Accepted()``: it reports later through
+                                                      ``resolver complete``/``fail``
+other 2xx, body a JSON object (create-object)         ``Created(body)`` if it is valid
+                                                      identifierIds (non-empty; str/number/bool
+                                                      values), else ``Failed(permanent=True)``
+other 2xx, empty body (create-object)                 ``Failed(permanent=True)``
+other 2xx, body not JSON (create-object)              ``Failed(permanent=False)``
+other 2xx, any body (create-link)                     ``Created(None)``
+3xx                                                   ``Failed(permanent=True)``
+408, 425, 429                                         ``Failed(permanent=False)``
+other 4xx                                             ``Failed(permanent=True,
+                                                      "HTTP 4xx: <first 200 chars of body>")``
+5xx                                                   ``Failed(permanent=False)``
+connection refused/reset, DNS failure, timeout        ``Failed(permanent=False)``
+====================================================  ======================================
+
+``timeout`` (seconds) bounds connecting and each read, not the whole exchange.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from ..errors import AdapterError
+from ..models import CreateLink, CreateObject
+from .base import Accepted, Created, Failed, Result
+from .errors import identifier_problem
+
+__all__ = ["HttpAdapter"]
+
+#: 4xx answers that mean "try again later" rather than "this request is wrong"
+TRANSIENT_4XX = frozenset({408, 425, 429})
+#: the most of a response body read (a service answering more is not answering identifierIds)
+MAX_BODY = 1 << 20
+
+
+class HttpAdapter:
+    name = "http"
+    inline = False
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        try:
+            parts = urllib.parse.urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError as exc:
+            raise AdapterError(f"http adapter: bad URL {url!r}: {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise AdapterError(
+                f"http adapter: bad URL {url!r}: need http:// or https:// and a host, "
+                "e.g. http:https://api.example.com/create"
+            )
+        if timeout <= 0:
+            raise AdapterError(f"http adapter {url!r}: timeout must be positive, got {timeout}")
+        self.url = url
+        self.timeout = timeout
+        # One opener for every thread: these handlers keep no per-request state. Without
+        # HTTPErrorProcessor and HTTPRedirectHandler every answer comes back as a response.
+        self._opener = urllib.request.OpenerDirector()
+        for handler in (
+            urllib.request.ProxyHandler(),
+            urllib.request.HTTPHandler(),
+            urllib.request.HTTPSHandler(),
+        ):
+            self._opener.add_handler(handler)
+
+    def send(self, message: CreateObject | CreateLink) -> Result:
+        request = urllib.request.Request(
+            self.url,
+            data=json.dumps(message).encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "Idempotency-Key": message["idempotencyKey"],
+                "User-Agent": "resolver",
+            },
+        )
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                status: int = response.status
+                location = response.headers.get("Location")
+                body: bytes = response.read(MAX_BODY)
+        except (OSError, http.client.HTTPException) as exc:  # URLError and TimeoutError are OSErrors
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            text = str(reason) or type(reason).__name__
+            return Failed(f"POST {self.url}: {text}", permanent=False)
+        return self._result(message, status, location, body)
+
+    def _result(
+        self, message: CreateObject | CreateLink, status: int, location: str | None, body: bytes
+    ) -> Result:
+        text = body.decode(errors="replace").strip()
+        if status == 202:
+            return Accepted()
+        if 200 <= status < 300:
+            if message["kind"] == "create-link":
+                return Created(None)
+            if not text:
+                return Failed(f"HTTP {status}: returned no identifierIds (empty body)", permanent=True)
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                return Failed(f"HTTP {status}: body is not JSON ({exc}): {_clip(text)}", permanent=False)
+            problem = identifier_problem(value)
+            if problem is not None:
+                return Failed(f"HTTP {status}: {problem}", permanent=True)
+            return Created(value)
+        if 300 <= status < 400:
+            where = f" to {location}" if location else ""
+            return Failed(f"HTTP {status}: redirect{where} not followed", permanent=True)
+        permanent = 400 <= status < 500 and status not in TRANSIENT_4XX
+        return Failed(f"HTTP {status}: {_clip(text)}".rstrip(": "), permanent=permanent)
+
+    def close(self) -> None:
+        self._opener.close()
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    """The first ``limit`` characters, on one line."""
+    return " ".join(text[:limit].split())

@@ -1,0 +1,221 @@
+"""CONTRACT sections 3 and 4 on both stores: order, parents' identifiers, exactly-once dispatch,
+completions recorded once, failures blocking their dependents."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from resolver.adapters import Created, Failed, ManualAdapter, SimulateAdapter
+from resolver.engine import RetryPolicy, resolve
+from resolver.loader import batch_from_dict, load_batch
+from resolver.models import CreateLink, CreateObject, Message
+from resolver.store.base import GraphStore
+
+from .conftest import EXAMPLES
+
+
+def start(store: GraphStore, path: Path, batch_id: str) -> Any:
+    batch = load_batch(path, batch_id)
+    store.load(batch)
+    assert store.validate(batch_id) == []
+    return batch
+
+
+def run(store: GraphStore, batch_id: str, adapter: Any = None, **kw: Any) -> tuple[Any, list[Message]]:
+    log: list[Message] = []
+    result = resolve(store, batch_id, adapter or SimulateAdapter(), on_message=log.append, **kw)
+    return result, log
+
+
+def check_dispatch_log(batch: Any, log: list[Message]) -> None:
+    """Every create once; every child after its dependent parents, carrying their identifierIds;
+    links after their ends; one batch-complete, last."""
+    creates = [m for m in log if m["kind"] != "batch-complete"]
+    keys = [m["idempotencyKey"] for m in creates]
+    assert len(keys) == len(set(keys)), "something was dispatched twice"
+    assert [m["kind"] for m in log].count("batch-complete") == 1 and log[-1]["kind"] == "batch-complete"
+    existing = {o.objectId: o.identifierIds for o in batch.objects if o.identifierIds is not None}
+    alias = {r.referenceId: r.objectId for r in batch.references}
+    position = {m.get("objectId"): i for i, m in enumerate(creates) if m["kind"] == "create-object"}
+    expected_objects = {o.objectId for o in batch.objects if o.identifierIds is None}
+    assert set(position) == expected_objects
+    for link in batch.links:
+        parent = alias.get(link.referenceId, link.referenceId)
+        if link.dependent and link.objectId in position and parent in position:
+            assert position[parent] < position[link.objectId]
+        if link.dependent and link.objectId in position:
+            msg = creates[position[link.objectId]]
+            assert msg["kind"] == "create-object"
+            parents = {p["linkId"]: p for p in msg["parents"]}
+            want = existing.get(parent) or {"id": f"sim-{parent}"}
+            assert parents[link.linkId]["identifierIds"] == want
+            assert parents[link.linkId]["objectId"] == parent
+    for i, m in enumerate(creates):
+        if m["kind"] == "create-link":
+            for end in (m["child"], m["parent"]):
+                if end["objectId"] in position:
+                    assert position[end["objectId"]] < i
+                assert end["identifierIds"] == existing.get(end["objectId"]) or end["identifierIds"] == {
+                    "id": f"sim-{end['objectId']}"}
+
+
+@pytest.mark.parametrize("example", ["spring-catalog.json", "catalog.json"])
+def test_examples_resolve_in_order(store: GraphStore, batch_id: str, example: str) -> None:
+    batch = start(store, EXAMPLES / example, batch_id)
+    result, log = run(store, batch_id)
+    assert result.status == "complete"
+    check_dispatch_log(batch, log)
+    st = store.status(batch_id, detail=True)
+    assert st.status == "complete"
+    assert set(st.objects) == {"complete"} and set(st.links) == {"complete"}
+    ids = {o["objectId"]: o["identifierIds"] for o in st.objectList or []}
+    for o in batch.objects:
+        assert ids[o.objectId] == (o.identifierIds or {"id": f"sim-{o.objectId}"})
+
+
+def test_contract_scenario_messages(store: GraphStore, batch_id: str) -> None:
+    start(store, EXAMPLES / "spring-catalog.json", batch_id)
+    _, log = run(store, batch_id)
+    assert log == [
+        {"kind": "create-object", "batchId": batch_id, "objectId": "shirt", "objectType": "product",
+         "fields": {"title": "Shirt"}, "idempotencyKey": f"{batch_id}/object/shirt", "parents": []},
+        {"kind": "create-object", "batchId": batch_id, "objectId": "shirt-red", "objectType": "variant",
+         "fields": {"color": "red"}, "idempotencyKey": f"{batch_id}/object/shirt-red",
+         "parents": [{"linkId": "l1", "linkTag": "variantOf", "objectId": "shirt",
+                      "identifierIds": {"id": "sim-shirt"}}]},
+        {"kind": "batch-complete", "batchId": batch_id, "status": "complete"},
+    ]
+
+
+def test_catalog_link_kinds(store: GraphStore, batch_id: str) -> None:
+    start(store, EXAMPLES / "catalog.json", batch_id)
+    _, log = run(store, batch_id)
+    links = [m for m in log if m["kind"] == "create-link"]
+    tags = sorted(m["linkTag"] for m in links)
+    # separate dependent links (offerFor) and independent ones (inCategory) are dispatched;
+    # dependent links without separate create (madeBy, variantOf, priceOf) complete with their child
+    assert tags == ["inCategory"] * 3 + ["offerFor"] * 3
+
+
+def test_existing_object_waits_for_its_parents(store: GraphStore, batch_id: str) -> None:
+    data = {"batchId": batch_id,
+            "linkTags": {"t": {"childType": "x", "parentType": "x"}},
+            "objects": [{"objectId": "new", "objectType": "x"},
+                        {"objectId": "old", "objectType": "x", "identifierIds": {"id": "7"}},
+                        {"objectId": "kid", "objectType": "x"}],
+            "links": [{"linkId": "a", "objectId": "old", "referenceId": "new", "linkTag": "t",
+                       "linkType": "dependent", "separateDependentLinkCreate": True},
+                      {"linkId": "b", "objectId": "kid", "referenceId": "old", "linkTag": "t",
+                       "linkType": "DEPENDENT"}]}
+    store.load(batch_from_dict(data))
+    assert store.validate(batch_id) == []
+    _, log = run(store, batch_id)
+    kinds = [(m["kind"], m.get("objectId") or m.get("linkId")) for m in log]
+    assert kinds == [("create-object", "new"), ("create-link", "a"), ("create-object", "kid"),
+                     ("batch-complete", None)] or kinds == [
+        ("create-object", "new"), ("create-object", "kid"), ("create-link", "a"), ("batch-complete", None)]
+    kid = next(m for m in log if m.get("objectId") == "kid")
+    assert kid["kind"] == "create-object" and kid["parents"][0]["identifierIds"] == {"id": "7"}
+
+
+class FailSome:
+    name = "fail-some"
+    inline = True
+
+    def __init__(self, fail: set[str], permanent: bool = True) -> None:
+        self.fail = fail
+        self.permanent = permanent
+        self.seen: list[str] = []
+
+    def send(self, message: CreateObject | CreateLink) -> Any:
+        key = message.get("objectId") or message.get("linkId")
+        assert isinstance(key, str)
+        self.seen.append(key)
+        if key in self.fail:
+            return Failed("service said no", permanent=self.permanent)
+        return Created({"id": f"ok-{key}"} if message["kind"] == "create-object" else None)
+
+    def close(self) -> None:
+        pass
+
+
+def test_failure_blocks_dependents(store: GraphStore, batch_id: str) -> None:
+    start(store, EXAMPLES / "catalog.json", batch_id)
+    result, log = run(store, batch_id, FailSome({"var:shirt-red"}))
+    assert result.status == "failed"
+    st = store.status(batch_id, detail=True)
+    objects = {o["objectId"]: o for o in st.objectList or []}
+    assert objects["var:shirt-red"]["status"] == "failed"
+    assert objects["var:shirt-red"]["reason"] == "service said no"
+    for blocked in ("offer:shirt-red", "price:shirt-red"):
+        assert objects[blocked]["status"] == "blocked"
+        assert objects[blocked]["blockedBy"] == "var:shirt-red"
+    assert objects["var:shirt-blue"]["status"] == "complete"
+    links = {lk["linkId"]: lk for lk in st.linkList or []}
+    assert {lk["status"] for lk in links.values() if lk["objectId"] in ("offer:shirt-red", "price:shirt-red")} == {"blocked"}
+    assert st.failures and st.failures[0]["objectId"] == "var:shirt-red"
+    assert log[-1] == {"kind": "batch-complete", "batchId": batch_id, "status": "failed"}
+    # put back and finish once the service recovers
+    assert store.retry(batch_id) >= 3
+    result, _ = run(store, batch_id)
+    assert result.status == "complete"
+    assert store.status(batch_id).status == "complete"
+
+
+def test_transient_failures_are_retried(store: GraphStore, batch_id: str) -> None:
+    start(store, EXAMPLES / "spring-catalog.json", batch_id)
+
+    class Flaky(FailSome):
+        def send(self, message: CreateObject | CreateLink) -> Any:
+            if message.get("objectId") == "shirt" and self.seen.count("shirt") < 3:
+                self.seen.append("shirt")
+                return Failed("503", permanent=False)
+            return super().send(message)
+
+    adapter = Flaky(set())
+    result, _ = run(store, batch_id, adapter, retry=RetryPolicy(5, 0.01, 0.02))
+    assert result.status == "complete"
+    assert adapter.seen.count("shirt") == 4
+
+
+def test_completion_twice_and_not_awaiting(store: GraphStore, batch_id: str) -> None:
+    start(store, EXAMPLES / "spring-catalog.json", batch_id)
+    result, log = run(store, batch_id, ManualAdapter(), once=True)
+    assert result.status == "processing"
+    assert [m.get("objectId") for m in log] == ["shirt"]
+    not_yet = store.complete_objects(batch_id, [("shirt-red", {"id": "x"})])[0]
+    assert (not_yet.changed, not_yet.status) == (False, "waiting")
+    first = store.complete_objects(batch_id, [("shirt", {"id": "S1"})])[0]
+    again = store.complete_objects(batch_id, [("shirt", {"id": "S2"})])[0]
+    assert (first.changed, again.changed, again.status) == (True, False, "complete")
+    unknown = store.complete_objects(batch_id, [("nope", {"id": "x"})])[0]
+    assert unknown.status is None
+    _, log = run(store, batch_id, ManualAdapter(), once=True)
+    assert log[0]["kind"] == "create-object" and log[0]["parents"][0]["identifierIds"] == {"id": "S1"}
+
+
+def test_fail_reported_twice_changes_nothing(store: GraphStore, batch_id: str) -> None:
+    start(store, EXAMPLES / "spring-catalog.json", batch_id)
+    run(store, batch_id, ManualAdapter(), once=True)
+    assert store.fail(batch_id, "object", "shirt", "boom").changed
+    second = store.fail(batch_id, "object", "shirt", "boom")
+    assert (second.changed, second.status) == (False, "failed")
+    assert store.finish(batch_id) is not None
+    assert store.finish(batch_id) is None  # the transition happens once
+    assert store.status(batch_id).status == "failed"
+
+
+def test_dispatch_log_file_via_cli(tmp_path: Path) -> None:
+    from .conftest import run_cli
+
+    log = tmp_path / "d.jsonl"
+    result = run_cli("run", str(EXAMPLES / "catalog.json"), "--dispatch-log", str(log),
+                     env={"RESOLVER_STORE": "memory"})
+    assert result.code == 0, result.err
+    assert result.out.strip() == "catalog"
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    check_dispatch_log(load_batch(EXAMPLES / "catalog.json"), lines)
