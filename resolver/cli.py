@@ -25,8 +25,9 @@ __all__ = ["cli", "main"]
 
 
 class _Ctx:
-    def __init__(self, store: str, uri: str | None, username: str | None, password: str | None,
-                 database: str | None) -> None:
+    def __init__(
+        self, store: str, uri: str | None, username: str | None, password: str | None, database: str | None
+    ) -> None:
         self.kind = store
         self.args = (uri, username, password, database)
         self._store: GraphStore | None = None
@@ -43,15 +44,27 @@ class _Ctx:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="resolver")
-@click.option("--store", type=click.Choice(["neo4j", "memory"]), default="neo4j", envvar="RESOLVER_STORE",
-              show_default=True, help="Neo4j, or the in-process networkx store for one-process runs.")
+@click.option(
+    "--store",
+    type=click.Choice(["neo4j", "memory"]),
+    default="neo4j",
+    envvar="RESOLVER_STORE",
+    show_default=True,
+    help="Neo4j, or the in-process networkx store for one-process runs.",
+)
 @click.option("--uri", envvar="NEO4J_URI", help="Bolt URI (default: the local server, if running).")
 @click.option("--username", envvar="NEO4J_USERNAME", help="Neo4j user [neo4j].")
 @click.option("--password", envvar="NEO4J_PASSWORD", help="Neo4j password.")
 @click.option("--database", envvar="NEO4J_DATABASE", help="Neo4j database [neo4j].")
 @click.pass_context
-def cli(ctx: click.Context, store: str, uri: str | None, username: str | None, password: str | None,
-        database: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    store: str,
+    uri: str | None,
+    username: str | None,
+    password: str | None,
+    database: str | None,
+) -> None:
     """Resolve the dependencies of batch imports on a Neo4j graph."""
     state = _Ctx(store, uri, username, password, database)
     ctx.obj = state
@@ -98,23 +111,54 @@ def load(file: str, batch_id: str | None, replace: bool) -> None:
 @click.argument("target")
 @click.option("--batch-id", help="With a FILE: the id to load it under.")
 @click.option("--replace", is_flag=True, help="With a FILE: overwrite a stored batch with the same id.")
-@click.option("--adapter", "adapter_spec", default="simulate", show_default=True,
-              help="simulate[:latency=S,failure_rate=P,seed=N], manual, python:MOD:FUNC, "
-                   "command:PROGRAM, http:URL.")
+@click.option(
+    "--adapter",
+    "adapter_spec",
+    default="simulate",
+    show_default=True,
+    help="simulate[:latency=S,failure_rate=P,seed=N], manual, python:MOD:FUNC, command:PROGRAM, http:URL.",
+)
 @click.option("--dispatch-log", type=click.Path(dir_okay=False), help="Append every message as a JSON line.")
 @click.option("--once", is_flag=True, help="Dispatch what is ready now and return; do not wait.")
-@click.option("--workers", type=click.IntRange(1, 1000), default=10, show_default=True,
-              help="Concurrent dispatches.")
-@click.option("--lease", "lease_seconds", type=click.FloatRange(1), default=60.0, show_default=True,
-              help="Seconds a claim lives without renewal before another worker may retake it.")
-@click.option("--attempts", type=click.IntRange(1), default=5, show_default=True,
-              help="Tries per item for transient failures.")
-@click.option("--backoff", type=(float, float), default=(1.0, 60.0), show_default=True,
-              help="First and largest retry delay, seconds (doubling, with jitter).")
+@click.option(
+    "--workers", type=click.IntRange(1, 1000), default=10, show_default=True, help="Concurrent dispatches."
+)
+@click.option(
+    "--lease",
+    "lease_seconds",
+    type=click.FloatRange(1),
+    default=60.0,
+    show_default=True,
+    help="Seconds a claim lives without renewal before another worker may retake it.",
+)
+@click.option(
+    "--attempts",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Tries per item for transient failures.",
+)
+@click.option(
+    "--backoff",
+    type=(float, float),
+    default=(1.0, 60.0),
+    show_default=True,
+    help="First and largest retry delay, seconds (doubling, with jitter).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the final status as JSON.")
-def run(target: str, batch_id: str | None, replace: bool, adapter_spec: str, dispatch_log: str | None,
-        once: bool, workers: int, lease_seconds: float, attempts: int, backoff: tuple[float, float],
-        as_json: bool) -> None:
+def run(
+    target: str,
+    batch_id: str | None,
+    replace: bool,
+    adapter_spec: str,
+    dispatch_log: str | None,
+    once: bool,
+    workers: int,
+    lease_seconds: float,
+    attempts: int,
+    backoff: tuple[float, float],
+    as_json: bool,
+) -> None:
     """Load FILE (or take a stored BATCH_ID) and dispatch until the batch is finished.
 
     Exit 0 complete, 1 error/failed, 2 unusable input or unknown batch, 4 stopped while items
@@ -134,8 +178,15 @@ def run(target: str, batch_id: str | None, replace: bool, adapter_spec: str, dis
     with _dispatch_log(dispatch_log) as log, _progress_display(store, target) as on_progress:
         try:
             result = resolve(
-                store, target, adapter, workers=workers, once=once, lease_seconds=lease_seconds,
-                retry=RetryPolicy(attempts, *backoff), on_message=log, on_progress=on_progress,
+                store,
+                target,
+                adapter,
+                workers=workers,
+                once=once,
+                lease_seconds=lease_seconds,
+                retry=RetryPolicy(attempts, *backoff),
+                on_message=log,
+                on_progress=on_progress,
             )
         finally:
             adapter.close()
@@ -151,7 +202,8 @@ def _finish_run(store: GraphStore, result: RunResult, as_json: bool) -> None:
         click.echo(
             f"batch {result.batch_id}: {status.status} - {result.dispatched} dispatched, "
             f"{result.completed} completed, {result.failed} failed in {result.seconds:.1f}s "
-            f"({rate:,.0f}/s)", err=True,
+            f"({rate:,.0f}/s)",
+            err=True,
         )
         for f in status.failures:
             ident = f.get("objectId") or f.get("linkId")
@@ -184,15 +236,24 @@ def _dispatch_log(path: str | None) -> Iterator[Callable[[Message], None] | None
 
 
 @contextmanager
-def _progress_display(store: GraphStore, batch_id: str) -> Iterator[Callable[[Progress, RunResult], None] | None]:
+def _progress_display(
+    store: GraphStore, batch_id: str
+) -> Iterator[Callable[[Progress, RunResult], None] | None]:
     """A rich bar on a terminal; nothing on a pipe (the summary line says it all)."""
     if not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
 
-    bar = Bar(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-              TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), transient=False)
+    bar = Bar(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        transient=False,
+    )
     counts = store.status(batch_id)
     total = sum(counts.objects.values()) + sum(counts.links.values())
     done0 = counts.objects.get("complete", 0) + counts.links.get("complete", 0)
@@ -200,8 +261,9 @@ def _progress_display(store: GraphStore, batch_id: str) -> Iterator[Callable[[Pr
 
     def update(p: Progress, r: RunResult) -> None:
         finished = total - p.unfinished
-        bar.update(task, completed=finished,
-                   detail=f"ready {p.ready} in flight {p.creating} waiting {p.waiting}")
+        bar.update(
+            task, completed=finished, detail=f"ready {p.ready} in flight {p.creating} waiting {p.waiting}"
+        )
 
     with bar:
         yield update
@@ -297,8 +359,9 @@ def _finish_if_done(store: GraphStore, batch_id: str) -> None:
 @click.option("--adapter", "adapter_spec", default="simulate", show_default=True)
 @click.option("--dispatch-log", type=click.Path(dir_okay=False))
 @click.option("--no-run", is_flag=True, help="Only put the items back; do not resume.")
-def retry(batch_id: str, object_id: str | None, adapter_spec: str, dispatch_log: str | None,
-          no_run: bool) -> None:
+def retry(
+    batch_id: str, object_id: str | None, adapter_spec: str, dispatch_log: str | None, no_run: bool
+) -> None:
     """Put failed and blocked items (all, or OBJECT_ID and what it blocked) back, and resume."""
     store = _store()
     n = store.retry(batch_id, object_id)

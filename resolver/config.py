@@ -22,7 +22,9 @@ class Connection:
 
 
 def resolve_connection(
-    uri: str | None = None, username: str | None = None, password: str | None = None,
+    uri: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
     database: str | None = None,
 ) -> Connection:
     uri = uri or os.environ.get("NEO4J_URI")
@@ -43,7 +45,10 @@ def resolve_connection(
 
 
 def open_store(
-    kind: str, uri: str | None = None, username: str | None = None, password: str | None = None,
+    kind: str,
+    uri: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
     database: str | None = None,
 ) -> GraphStore:
     if kind == "memory":

@@ -80,7 +80,9 @@ class Engine:
 
     def get_ready(self, limit: int | None = None) -> list[Claim]:
         return self.store.claim(
-            self.batch_id, worker=self.worker, limit=limit or self.chunk,
+            self.batch_id,
+            worker=self.worker,
+            limit=limit or self.chunk,
             lease_seconds=self.lease_seconds,
         )
 
@@ -209,7 +211,9 @@ def resolve(
                 fin = engine.finish()
                 if fin is not None:
                     message: BatchComplete = {
-                        "kind": "batch-complete", "batchId": batch_id, "status": fin.status,
+                        "kind": "batch-complete",
+                        "batchId": batch_id,
+                        "status": fin.status,
                     }
                     if on_message:
                         on_message(message)
@@ -233,5 +237,5 @@ def _safe_send(adapter: Adapter, claim: Claim) -> Result:
     assert claim.message is not None
     try:
         return adapter.send(claim.message)
-    except Exception as exc:  # noqa: BLE001 - every adapter error becomes an item failure
+    except Exception as exc:
         return Failed(f"{type(exc).__name__}: {exc}", permanent=False)

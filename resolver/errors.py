@@ -89,9 +89,7 @@ class NotAwaitingError(ResolverError):
     """A completion or failure was reported for an item that was not dispatched."""
 
     def __init__(self, kind: str, item_id: str, status: str) -> None:
-        super().__init__(
-            f"{kind} {item_id!r} is not awaiting completion (status: {status}); nothing changed"
-        )
+        super().__init__(f"{kind} {item_id!r} is not awaiting completion (status: {status}); nothing changed")
         self.kind = kind
         self.item_id = item_id
         self.status = status

@@ -114,7 +114,9 @@ def _read_json(p: Path, source: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(source, f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}") from None
+        raise InputError(
+            source, f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}"
+        ) from None
     except RecursionError:
         raise InputError(source, "", "invalid JSON: nested too deeply") from None
 
@@ -170,7 +172,8 @@ def _check_unique(batch: Batch, source: str, data: Any, places: _Places | None) 
             if value in seen:
                 first = _place((section, seen[value]), data, places).split(" (")[0]
                 raise InputError(
-                    source, _place((section, i, key), data, places),
+                    source,
+                    _place((section, i, key), data, places),
                     f"duplicate {key} {value!r} (first at {first})",
                 )
             seen[value] = i
@@ -182,7 +185,8 @@ def _check_unique(batch: Batch, source: str, data: Any, places: _Places | None) 
     for i, ref in enumerate(batch.references):
         if ref.referenceId in object_ids and ref.referenceId != ref.objectId:
             raise InputError(
-                source, _place(("references", i, "referenceId"), data, places),
+                source,
+                _place(("references", i, "referenceId"), data, places),
                 f"referenceId {ref.referenceId!r} is also the objectId of another object",
             )
 
@@ -246,7 +250,7 @@ def _from_csv(source: str, read: _Reader) -> tuple[Batch, dict[int, str]]:
                 places[("linkTags", len(tags) - 1)] = f"{name} line {line}"
             data["linkTags"] = tags
             continue
-        items = []
+        items: list[dict[str, Any]] = []
         for line, row in rows:
             places[(section, len(items))] = f"{name} line {line}"
             items.append(_csv_types(row, where, line, section))
@@ -299,6 +303,8 @@ def _csv_types(row: dict[str, str], where: str, line: int, section: str) -> dict
             out["separateDependentLinkCreate"] = False
         else:
             raise InputError(
-                where, f"line {line}", f"column separateDependentLinkCreate: expected true or false, got {raw!r}"
+                where,
+                f"line {line}",
+                f"column separateDependentLinkCreate: expected true or false, got {raw!r}",
             )
     return out

@@ -48,9 +48,7 @@ def plan_load(batch: Batch, places: Mapping[int, str] | None = None) -> LoadPlan
     unresolved: list[dict[str, Any]] = []
     for i, link in enumerate(batch.links):
         place = places[i] if places and i in places else f"links[{i}]"
-        parent = alias.get(link.referenceId) or (
-            link.referenceId if link.referenceId in object_ids else None
-        )
+        parent = alias.get(link.referenceId) or (link.referenceId if link.referenceId in object_ids else None)
         row: dict[str, Any] = {
             "linkId": link.linkId,
             "linkTag": link.linkTag,
@@ -123,37 +121,61 @@ def issue(code: str, row: Mapping[str, Any]) -> ValidationIssue:
     """Word one validation error from a store's row."""
     where = f"link {row.get('linkId')!r} ({row.get('place')})"
     if code == "unknown-object":
-        return {"code": code, "linkId": row["linkId"], "objectId": row["objectId"],
-                "message": f"{where}: child object {row['objectId']!r} is not in the batch"}
+        return {
+            "code": code,
+            "linkId": row["linkId"],
+            "objectId": row["objectId"],
+            "message": f"{where}: child object {row['objectId']!r} is not in the batch",
+        }
     if code == "unknown-reference":
-        return {"code": code, "linkId": row["linkId"], "referenceId": row["referenceId"],
-                "message": f"{where}: reference {row['referenceId']!r} is neither a referenceId "
-                           "nor an objectId of the batch"}
+        return {
+            "code": code,
+            "linkId": row["linkId"],
+            "referenceId": row["referenceId"],
+            "message": f"{where}: reference {row['referenceId']!r} is neither a referenceId "
+            "nor an objectId of the batch",
+        }
     if code == "unknown-link-tag":
-        return {"code": code, "linkId": row["linkId"], "linkTag": row["linkTag"],
-                "message": f"{where}: link tag {row['linkTag']!r} is not declared in linkTags"}
+        return {
+            "code": code,
+            "linkId": row["linkId"],
+            "linkTag": row["linkTag"],
+            "message": f"{where}: link tag {row['linkTag']!r} is not declared in linkTags",
+        }
     if code == "link-tag-mismatch":
         wrong = []
         if row["childType"] != row["wantChild"]:
             wrong.append(f"child {row['childId']!r} is a {row['childType']!r}")
         if row["parentType"] != row["wantParent"]:
             wrong.append(f"parent {row['parentId']!r} is a {row['parentType']!r}")
-        return {"code": code, "linkId": row["linkId"], "linkTag": row["linkTag"],
-                "objectId": row["childId"],
-                "message": f"{where}: tag {row['linkTag']!r} links a {row['wantChild']!r} to a "
-                           f"{row['wantParent']!r}, but {' and '.join(wrong)}"}
+        return {
+            "code": code,
+            "linkId": row["linkId"],
+            "linkTag": row["linkTag"],
+            "objectId": row["childId"],
+            "message": f"{where}: tag {row['linkTag']!r} links a {row['wantChild']!r} to a "
+            f"{row['wantParent']!r}, but {' and '.join(wrong)}",
+        }
     if code == "existing-child":
-        return {"code": code, "linkId": row["linkId"], "objectId": row["childId"],
-                "message": f"{where}: child {row['childId']!r} already exists (it has "
-                           "identifierIds), so it cannot be created with this dependent link; "
-                           "set separateDependentLinkCreate or make the link independent"}
+        return {
+            "code": code,
+            "linkId": row["linkId"],
+            "objectId": row["childId"],
+            "message": f"{where}: child {row['childId']!r} already exists (it has "
+            "identifierIds), so it cannot be created with this dependent link; "
+            "set separateDependentLinkCreate or make the link independent",
+        }
     if code == "dependency-cycle":
         cycle, link_ids = row["cycle"], row["linkIds"]
         steps = "".join(f" -[{lid}]-> {obj}" for lid, obj in zip(link_ids, cycle[1:], strict=True))
-        return {"code": code, "cycle": list(cycle), "linkIds": list(link_ids),
-                "objectId": cycle[0],
-                "message": f"dependent links form a cycle: {cycle[0]}{steps}; making one of them "
-                           f"independent (for instance {link_ids[-1]!r}) breaks it"}
+        return {
+            "code": code,
+            "cycle": list(cycle),
+            "linkIds": list(link_ids),
+            "objectId": cycle[0],
+            "message": f"dependent links form a cycle: {cycle[0]}{steps}; making one of them "
+            f"independent (for instance {link_ids[-1]!r}) breaks it",
+        }
     raise ValueError(f"unknown validation code {code!r}")
 
 

@@ -1,4 +1,4 @@
-"""Services the python adapter calls in tests (``python:adapter_peers:<function>``).
+"""Services the python adapter calls in tests (``python:tests.adapter_peers:<function>``).
 
 Every function records the message it got in ``CALLS`` so tests can check what was sent.
 """
@@ -28,10 +28,10 @@ def reset() -> None:
 
 
 def create(message: dict[str, Any]) -> dict[str, Any] | None:
-    """Creates objects as ``{"id": "py-<objectId>", "n": 1}``; links return None."""
+    """Creates objects as ``{"id": "py-<objectId>", "version": 1}``; links return None."""
     _record(message)
     if message["kind"] == "create-object":
-        return {"id": f"py-{message['objectId']}", "n": 1}
+        return {"id": f"py-{message['objectId']}", "version": 1}
     return None
 
 

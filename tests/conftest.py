@@ -37,16 +37,21 @@ class Server:
     stop: Any = None  # how to stop it, when this session started it
 
     def env(self) -> dict[str, str]:
-        return {"NEO4J_URI": self.uri, "NEO4J_USERNAME": self.username,
-                "NEO4J_PASSWORD": self.password}
+        return {"NEO4J_URI": self.uri, "NEO4J_USERNAME": self.username, "NEO4J_PASSWORD": self.password}
 
 
 def _from_env() -> Server | None:
     uri = os.environ.get("NEO4J_URI")
     if not uri:
         return None
-    return Server(uri, os.environ.get("NEO4J_USERNAME", "neo4j"), os.environ.get("NEO4J_PASSWORD", ""),
-                  os.environ.get("NEO4J_HTTP_URL", ""), "", "NEO4J_URI")
+    return Server(
+        uri,
+        os.environ.get("NEO4J_USERNAME", "neo4j"),
+        os.environ.get("NEO4J_PASSWORD", ""),
+        os.environ.get("NEO4J_HTTP_URL", ""),
+        "",
+        "NEO4J_URI",
+    )
 
 
 def _from_local() -> Server:
@@ -54,8 +59,15 @@ def _from_local() -> Server:
 
     was_running = neo4j_local.running() is not None
     s = neo4j_local.start(echo=lambda line: print(line, file=sys.stderr))
-    return Server(s.uri, s.username, s.password, f"http://127.0.0.1:{s.http_port}", s.version,
-                  f"local server in {s.home}", stop=None if was_running else neo4j_local.stop)
+    return Server(
+        s.uri,
+        s.username,
+        s.password,
+        f"http://127.0.0.1:{s.http_port}",
+        s.version,
+        f"local server in {s.home}",
+        stop=None if was_running else neo4j_local.stop,
+    )
 
 
 def _from_container() -> Server:
@@ -63,8 +75,15 @@ def _from_container() -> Server:
 
     container = Neo4jContainer("neo4j:5.26")
     container.start()
-    return Server(container.get_connection_url(), "neo4j", container.password, "", "5.26",
-                  "testcontainers", stop=container.stop)
+    return Server(
+        container.get_connection_url(),
+        "neo4j",
+        container.password,
+        "",
+        "5.26",
+        "testcontainers",
+        stop=container.stop,
+    )
 
 
 def _find_server() -> tuple[Server | None, list[str]]:
@@ -74,11 +93,11 @@ def _find_server() -> tuple[Server | None, list[str]]:
         return server, reasons
     try:
         return _from_local(), reasons
-    except Exception as exc:  # noqa: BLE001 - every way of failing is a reason to report
+    except Exception as exc:
         reasons.append(f"local server: {exc}")
     try:
         return _from_container(), reasons
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         reasons.append(f"testcontainers: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
     return None, reasons
 
@@ -147,14 +166,19 @@ class Run:
         return json.loads(self.out)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            timeout: float = 120) -> Run:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> Run:
     """The real command in a subprocess, as a user would run it."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "RESOLVER_STORE"))}
     full_env.update(env or {})
     proc = subprocess.run(
-        [sys.executable, "-m", "resolver", *args], capture_output=True, text=True,
-        env=full_env, cwd=cwd or ROOT, timeout=timeout,
+        [sys.executable, "-m", "resolver", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or ROOT,
+        timeout=timeout,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 

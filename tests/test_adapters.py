@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 import socket
 import stat
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import adapter_peers
 import pytest
 
 from resolver.adapters import make_adapter
@@ -27,17 +27,26 @@ from resolver.errors import AdapterError
 from resolver.loader import load_batch
 from resolver.models import CreateLink, CreateObject
 from resolver.store.memory import MemoryStore
+from tests import adapter_peers
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "spring-catalog.json"
 
 OBJECT: CreateObject = {
-    "kind": "create-object", "batchId": "b", "objectId": "shirt-red", "objectType": "variant",
-    "fields": {"color": "red"}, "idempotencyKey": "b/object/shirt-red",
-    "parents": [{"linkId": "l1", "linkTag": "variantOf", "objectId": "shirt",
-                 "identifierIds": {"id": "p-shirt"}}],
+    "kind": "create-object",
+    "batchId": "b",
+    "objectId": "shirt-red",
+    "objectType": "variant",
+    "fields": {"color": "red"},
+    "idempotencyKey": "b/object/shirt-red",
+    "parents": [
+        {"linkId": "l1", "linkTag": "variantOf", "objectId": "shirt", "identifierIds": {"id": "p-shirt"}}
+    ],
 }
 LINK: CreateLink = {
-    "kind": "create-link", "batchId": "b", "linkId": "l2", "linkTag": "inCategory",
+    "kind": "create-link",
+    "batchId": "b",
+    "linkId": "l2",
+    "linkTag": "inCategory",
     "idempotencyKey": "b/link/l2",
     "child": {"objectId": "shirt", "identifierIds": {"id": "p-shirt"}},
     "parent": {"objectId": "summer", "identifierIds": {"id": "p-summer"}},
@@ -59,8 +68,15 @@ def write_batch(tmp_path: Path, batch_id: str) -> Path:
     data = json.loads(EXAMPLE.read_text())
     data["batchId"] = batch_id
     data["objects"].append({"objectId": "summer", "objectType": "category"})
-    data["links"].append({"linkId": "l2", "objectId": "shirt", "referenceId": "summer",
-                          "linkTag": "inCategory", "linkType": "independent"})
+    data["links"].append(
+        {
+            "linkId": "l2",
+            "objectId": "shirt",
+            "referenceId": "summer",
+            "linkTag": "inCategory",
+            "linkType": "independent",
+        }
+    )
     path = tmp_path / f"{batch_id}.json"
     path.write_text(json.dumps(data))
     return path
@@ -78,26 +94,30 @@ def run_batch(tmp_path: Path, batch_id: str, adapter: Adapter, **kw: Any) -> tup
     return store, result.status
 
 
-def check_complete(store: MemoryStore, batch_id: str, messages: list[dict[str, Any]], prefix: str) -> None:
-    """Every item complete; the child's create carried the ids the peer gave its parent."""
+def check_complete(
+    store: MemoryStore, batch_id: str, messages: list[dict[str, Any]], ids: Callable[[str], dict[str, Any]]
+) -> None:
+    """Every item complete; the child's create carried the ids the peer gave its parent
+    (``ids(objectId)``)."""
     status = store.status(batch_id, detail=True)
     assert status.status == "complete"
     assert status.objectList is not None and status.linkList is not None
     objects = {row["objectId"]: row for row in status.objectList}
     assert {oid: row["status"] for oid, row in objects.items()} == dict.fromkeys(objects, "complete")
-    assert objects["shirt"]["identifierIds"] == {"id": f"{prefix}-shirt"}
+    assert objects["shirt"]["identifierIds"] == ids("shirt")
     assert objects["acme"]["identifierIds"] == {"brandId": "42"}  # existing: kept, never sent
     assert [row["status"] for row in status.linkList] == ["complete", "complete"]
 
-    by_item = {m.get("objectId") or m.get("linkId"): m for m in messages}
+    by_item = {str(m.get("objectId") or m.get("linkId")): m for m in messages}
     assert sorted(by_item) == ["l2", "shirt", "shirt-red", "summer"]  # acme and l1 never sent
     child = by_item["shirt-red"]
     assert child["kind"] == "create-object"
-    assert child["parents"] == [{"linkId": "l1", "linkTag": "variantOf", "objectId": "shirt",
-                                 "identifierIds": {"id": f"{prefix}-shirt"}}]
+    assert child["parents"] == [
+        {"linkId": "l1", "linkTag": "variantOf", "objectId": "shirt", "identifierIds": ids("shirt")}
+    ]
     link = by_item["l2"]
-    assert link["child"] == {"objectId": "shirt", "identifierIds": {"id": f"{prefix}-shirt"}}
-    assert link["parent"] == {"objectId": "summer", "identifierIds": {"id": f"{prefix}-summer"}}
+    assert link["child"] == {"objectId": "shirt", "identifierIds": ids("shirt")}
+    assert link["parent"] == {"objectId": "summer", "identifierIds": ids("summer")}
     assert all(m["idempotencyKey"].startswith(f"{batch_id}/") for m in messages)
 
 
@@ -105,35 +125,36 @@ def check_complete(store: MemoryStore, batch_id: str, messages: list[dict[str, A
 
 
 def test_python_created_for_objects_and_links() -> None:
-    adapter = make_adapter("python:adapter_peers:create")
+    adapter = make_adapter("python:tests.adapter_peers:create")
     assert isinstance(adapter, PythonAdapter)
     assert (adapter.name, adapter.inline) == ("python", False)
-    assert adapter.send(OBJECT) == Created({"id": "py-shirt-red", "n": 1})
+    assert adapter.send(OBJECT) == Created({"id": "py-shirt-red", "version": 1})
     assert adapter.send(LINK) == Created(None)
-    assert adapter_peers.CALLS == [OBJECT, LINK]
+    sent = adapter_peers.CALLS
+    assert sent == [dict(OBJECT), dict(LINK)]
 
 
 def test_python_gets_a_copy_of_the_message() -> None:
     message = json.loads(json.dumps(OBJECT))
-    assert PythonAdapter("adapter_peers:mutate").send(message) == Created({"id": "py-shirt-red"})
+    assert PythonAdapter("tests.adapter_peers:mutate").send(message) == Created({"id": "py-shirt-red"})
     assert message == OBJECT  # the engine's message is untouched
     assert adapter_peers.CALLS[0]["fields"] == {"color": "red", "scribbled": True}
 
 
 @pytest.mark.parametrize("function", ["accept", "accept_instance"])
 def test_python_accepted(function: str) -> None:
-    adapter = PythonAdapter(f"adapter_peers:{function}")
+    adapter = PythonAdapter(f"tests.adapter_peers:{function}")
     assert adapter.send(OBJECT) == Accepted()
     assert adapter.send(LINK) == Accepted()
 
 
 def test_python_permanent_error() -> None:
-    result = PythonAdapter("adapter_peers:reject").send(OBJECT)
+    result = PythonAdapter("tests.adapter_peers:reject").send(OBJECT)
     assert result == Failed("category shirt-red is not allowed", permanent=True)
 
 
 def test_python_other_exception_is_transient() -> None:
-    result = PythonAdapter("adapter_peers:outage").send(OBJECT)
+    result = PythonAdapter("tests.adapter_peers:outage").send(OBJECT)
     assert result == Failed("ConnectionError: service down", permanent=False)
 
 
@@ -147,34 +168,37 @@ def test_python_other_exception_is_transient() -> None:
     ],
 )
 def test_python_unusable_object_answers_are_permanent(function: str, words: str) -> None:
-    result = PythonAdapter(f"adapter_peers:{function}").send(OBJECT)
+    result = PythonAdapter(f"tests.adapter_peers:{function}").send(OBJECT)
     assert isinstance(result, Failed) and result.permanent
     assert words in result.reason and "\n" not in result.reason
 
 
 def test_python_link_answers() -> None:
-    assert PythonAdapter("adapter_peers:nothing").send(LINK) == Created(None)
-    result = PythonAdapter("adapter_peers:number").send(LINK)
+    assert PythonAdapter("tests.adapter_peers:nothing").send(LINK) == Created(None)
+    result = PythonAdapter("tests.adapter_peers:number").send(LINK)
     assert isinstance(result, Failed) and result.permanent and "int" in result.reason
 
 
+def test_python_module_in_current_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "svc_in_cwd.py").write_text("def create(message):\n    return {'id': 'cwd'}\n")
+    monkeypatch.chdir(tmp_path)
+    # as under the `resolver` console script: neither "" nor the current directory on sys.path
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    try:
+        assert PythonAdapter("svc_in_cwd:create").send(OBJECT) == Created({"id": "cwd"})
+        assert sys.path[-1] == str(tmp_path)
+    finally:
+        sys.modules.pop("svc_in_cwd", None)
+
+
 def test_python_end_to_end(tmp_path: Path) -> None:
-    store, status = run_batch(tmp_path, "py-e2e", make_adapter("python:adapter_peers:create"))
+    store, status = run_batch(tmp_path, "py-e2e", make_adapter("python:tests.adapter_peers:create"))
     assert status == "complete"
-    check_complete_py = [m for m in adapter_peers.CALLS]
-    # the peer answers {"id": ..., "n": 1}: compare on "id" by stripping "n"
-    for row in store.status("py-e2e", detail=True).objectList or []:
-        if row["objectId"] != "acme":
-            assert row["identifierIds"].pop("n") == 1
-    for m in check_complete_py:
-        for ref in [*m.get("parents", []), m.get("child"), m.get("parent")]:
-            if ref:
-                assert ref["identifierIds"].pop("n") == 1
-    check_complete(store, "py-e2e", check_complete_py, "py")
+    check_complete(store, "py-e2e", adapter_peers.CALLS, lambda oid: {"id": f"py-{oid}", "version": 1})
 
 
 def test_python_permanent_failure_end_to_end(tmp_path: Path) -> None:
-    store, status = run_batch(tmp_path, "py-fail", make_adapter("python:adapter_peers:reject"))
+    store, status = run_batch(tmp_path, "py-fail", make_adapter("python:tests.adapter_peers:reject"))
     assert status == "failed"
     objects = {r["objectId"]: r["status"] for r in store.status("py-fail", detail=True).objectList or []}
     assert objects["shirt"] == "failed"
@@ -185,7 +209,8 @@ def test_python_permanent_failure_end_to_end(tmp_path: Path) -> None:
 
 def test_python_transient_failure_is_retried(tmp_path: Path) -> None:
     retry = RetryPolicy(attempts=3, initial=0.001, maximum=0.001)
-    store, status = run_batch(tmp_path, "py-retry", make_adapter("python:adapter_peers:outage"), retry=retry)
+    adapter = make_adapter("python:tests.adapter_peers:outage")
+    store, status = run_batch(tmp_path, "py-retry", adapter, retry=retry)
     assert status == "failed"
     tries = [m["objectId"] for m in adapter_peers.CALLS]
     assert tries.count("shirt") == 3 and tries.count("summer") == 3
@@ -250,7 +275,7 @@ def test_command_created_for_objects_and_links(peer_script: Path) -> None:
     assert (adapter.name, adapter.inline, adapter.timeout) == ("command", False, 60.0)
     assert adapter.send(OBJECT) == Created({"id": "cmd-shirt-red"})
     assert adapter.send(LINK) == Created(None)
-    assert logged(log) == [OBJECT, LINK]  # the message arrived whole on stdin
+    assert logged(log) == [dict(OBJECT), dict(LINK)]  # the message arrived whole on stdin
 
 
 @pytest.mark.parametrize("mode", ["accepted", "accepted-json"])
@@ -312,7 +337,7 @@ def test_command_end_to_end(tmp_path: Path, peer_script: Path) -> None:
     adapter, log = command(peer_script, "ok")
     store, status = run_batch(tmp_path, "cmd-e2e", adapter)
     assert status == "complete"
-    check_complete(store, "cmd-e2e", logged(log), "cmd")
+    check_complete(store, "cmd-e2e", logged(log), lambda oid: {"id": f"cmd-{oid}"})
 
 
 # -- http ----------------------------------------------------------------------------------
@@ -321,11 +346,16 @@ def test_command_end_to_end(tmp_path: Path, peer_script: Path) -> None:
 class PeerServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # do not wait for /slow at shutdown
+    request_queue_size = 128  # the thread-safety test connects 40 at once
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), PeerHandler)
         self.seen: list[dict[str, Any]] = []
         self.lock = threading.Lock()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # /slow's client gave up: fine
+            super().handle_error(request, client_address)
 
     @property
     def base(self) -> str:
@@ -349,10 +379,14 @@ class PeerHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         message = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with self.server.lock:
-            self.server.seen.append({
-                "path": self.path, "key": self.headers.get("Idempotency-Key"),
-                "type": self.headers.get("Content-Type"), "message": message,
-            })
+            self.server.seen.append(
+                {
+                    "path": self.path,
+                    "key": self.headers.get("Idempotency-Key"),
+                    "type": self.headers.get("Content-Type"),
+                    "message": message,
+                }
+            )
         if self.path == "/ok":
             if message["kind"] == "create-object":
                 self.answer(201, json.dumps({"id": f"http-{message['objectId']}"}).encode())
@@ -380,11 +414,11 @@ class PeerHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[PeerServer]:
+def http_peer(monkeypatch: pytest.MonkeyPatch) -> Iterator[PeerServer]:
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
     srv = PeerServer()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield srv
     srv.shutdown()
@@ -392,59 +426,59 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[PeerServer]:
     thread.join(5)
 
 
-def test_http_created_and_idempotency_key(server: PeerServer) -> None:
-    adapter = make_adapter(f"http:{server.base}/ok")
+def test_http_created_and_idempotency_key(http_peer: PeerServer) -> None:
+    adapter = make_adapter(f"http:{http_peer.base}/ok")
     assert isinstance(adapter, HttpAdapter)
     assert (adapter.name, adapter.inline) == ("http", False)
     assert adapter.send(OBJECT) == Created({"id": "http-shirt-red"})
     assert adapter.send(LINK) == Created(None)
-    assert [(s["key"], s["type"], s["message"]) for s in server.seen] == [
+    assert [(s["key"], s["type"], s["message"]) for s in http_peer.seen] == [
         ("b/object/shirt-red", "application/json", OBJECT),
         ("b/link/l2", "application/json", LINK),
     ]
 
 
-def test_http_bare_url_spec(server: PeerServer) -> None:
-    adapter = make_adapter(f"{server.base}/ok")  # "http://..." is an http spec too
+def test_http_bare_url_spec(http_peer: PeerServer) -> None:
+    adapter = make_adapter(f"{http_peer.base}/ok")  # "http://..." is an http spec too
     assert adapter.send(OBJECT) == Created({"id": "http-shirt-red"})
 
 
-def test_http_accepted(server: PeerServer) -> None:
-    adapter = HttpAdapter(f"{server.base}/accepted")
+def test_http_accepted(http_peer: PeerServer) -> None:
+    adapter = HttpAdapter(f"{http_peer.base}/accepted")
     assert adapter.send(OBJECT) == Accepted()
     assert adapter.send(LINK) == Accepted()
 
 
-def test_http_400_is_permanent_with_clipped_body(server: PeerServer) -> None:
-    result = HttpAdapter(f"{server.base}/bad").send(OBJECT)
+def test_http_400_is_permanent_with_clipped_body(http_peer: PeerServer) -> None:
+    result = HttpAdapter(f"{http_peer.base}/bad").send(OBJECT)
     assert isinstance(result, Failed) and result.permanent
     assert result.reason.startswith("HTTP 400: field 'title' is required xxx")
     assert len(result.reason) <= len("HTTP 400: ") + 200 and "\n" not in result.reason
-    assert HttpAdapter(f"{server.base}/nowhere").send(LINK) == Failed("HTTP 404: no such route", True)
+    assert HttpAdapter(f"{http_peer.base}/nowhere").send(LINK) == Failed("HTTP 404: no such route", True)
 
 
-def test_http_transient_statuses(server: PeerServer) -> None:
-    assert HttpAdapter(f"{server.base}/down").send(OBJECT) == Failed("HTTP 503: try later", False)
-    assert HttpAdapter(f"{server.base}/busy").send(OBJECT) == Failed("HTTP 429", False)
+def test_http_transient_statuses(http_peer: PeerServer) -> None:
+    assert HttpAdapter(f"{http_peer.base}/down").send(OBJECT) == Failed("HTTP 503: try later", False)
+    assert HttpAdapter(f"{http_peer.base}/busy").send(OBJECT) == Failed("HTTP 429", False)
 
 
-def test_http_redirect_is_not_followed(server: PeerServer) -> None:
-    result = HttpAdapter(f"{server.base}/redirect").send(OBJECT)
+def test_http_redirect_is_not_followed(http_peer: PeerServer) -> None:
+    result = HttpAdapter(f"{http_peer.base}/redirect").send(OBJECT)
     assert result == Failed("HTTP 302: redirect to /ok not followed", permanent=True)
-    assert [s["path"] for s in server.seen] == ["/redirect"]
+    assert [s["path"] for s in http_peer.seen] == ["/redirect"]
 
 
-def test_http_bad_bodies(server: PeerServer) -> None:
-    garbage = HttpAdapter(f"{server.base}/garbage").send(OBJECT)
+def test_http_bad_bodies(http_peer: PeerServer) -> None:
+    garbage = HttpAdapter(f"{http_peer.base}/garbage").send(OBJECT)
     assert isinstance(garbage, Failed) and not garbage.permanent and "not JSON" in garbage.reason
-    nested = HttpAdapter(f"{server.base}/nested").send(OBJECT)
+    nested = HttpAdapter(f"{http_peer.base}/nested").send(OBJECT)
     assert isinstance(nested, Failed) and nested.permanent and "'id'" in nested.reason
-    assert HttpAdapter(f"{server.base}/garbage").send(LINK) == Created(None)
+    assert HttpAdapter(f"{http_peer.base}/garbage").send(LINK) == Created(None)
 
 
-def test_http_timeout_is_transient(server: PeerServer) -> None:
+def test_http_timeout_is_transient(http_peer: PeerServer) -> None:
     started = time.monotonic()
-    result = HttpAdapter(f"{server.base}/slow", timeout=0.2).send(OBJECT)
+    result = HttpAdapter(f"{http_peer.base}/slow", timeout=0.2).send(OBJECT)
     assert time.monotonic() - started < 1.4
     assert isinstance(result, Failed) and not result.permanent and "timed out" in result.reason
 
@@ -458,9 +492,11 @@ def test_http_connection_refused_is_transient() -> None:
     assert result.reason.startswith(f"POST http://127.0.0.1:{port}/x: ") and "refused" in result.reason
 
 
-def test_http_is_thread_safe(server: PeerServer) -> None:
-    adapter = HttpAdapter(f"{server.base}/ok")
-    messages = [{**OBJECT, "objectId": f"o{i}", "idempotencyKey": f"b/object/o{i}"} for i in range(40)]
+def test_http_is_thread_safe(http_peer: PeerServer) -> None:
+    adapter = HttpAdapter(f"{http_peer.base}/ok")
+    messages: list[dict[str, Any]] = [
+        {**OBJECT, "objectId": f"o{i}", "idempotencyKey": f"b/object/o{i}"} for i in range(40)
+    ]
     results: dict[str, Any] = {}
 
     def send(m: dict[str, Any]) -> None:
@@ -472,14 +508,15 @@ def test_http_is_thread_safe(server: PeerServer) -> None:
     for t in threads:
         t.join(10)
     assert results == {f"o{i}": Created({"id": f"http-o{i}"}) for i in range(40)}
-    assert sorted(s["key"] for s in server.seen) == sorted(m["idempotencyKey"] for m in messages)
+    assert sorted(s["key"] for s in http_peer.seen) == sorted(m["idempotencyKey"] for m in messages)
 
 
-def test_http_end_to_end(tmp_path: Path, server: PeerServer) -> None:
-    store, status = run_batch(tmp_path, "http-e2e", make_adapter(f"http:{server.base}/ok"))
+def test_http_end_to_end(tmp_path: Path, http_peer: PeerServer) -> None:
+    store, status = run_batch(tmp_path, "http-e2e", make_adapter(f"http:{http_peer.base}/ok"))
     assert status == "complete"
-    check_complete(store, "http-e2e", [s["message"] for s in server.seen], "http")
-    assert all(s["key"] == s["message"]["idempotencyKey"] for s in server.seen)
+    messages = [s["message"] for s in http_peer.seen]
+    check_complete(store, "http-e2e", messages, lambda oid: {"id": f"http-{oid}"})
+    assert all(s["key"] == s["message"]["idempotencyKey"] for s in http_peer.seen)
 
 
 # -- bad specs -----------------------------------------------------------------------------
@@ -489,9 +526,9 @@ def test_http_end_to_end(tmp_path: Path, server: PeerServer) -> None:
     ("spec", "words"),
     [
         ("python:nope.nope:f", "cannot import 'nope.nope'"),
-        ("python:adapter_peers:missing", "has no attribute 'missing'"),
-        ("python:adapter_peers:not_callable", "'not_callable' is a int, not a function"),
-        ("python:adapter_peers", "expected MODULE:FUNCTION"),
+        ("python:tests.adapter_peers:missing", "has no attribute 'missing'"),
+        ("python:tests.adapter_peers:not_callable", "'not_callable' is a int, not a function"),
+        ("python:tests.adapter_peers", "expected MODULE:FUNCTION"),
         ("command:/no/such/program", "no such program '/no/such/program'"),
         ("command:no-such-program-xyz --flag", "'no-such-program-xyz' not found on PATH"),
         ("command:prog 'unclosed", "No closing quotation"),

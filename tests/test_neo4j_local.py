@@ -133,7 +133,7 @@ def test_install_writes_a_0600_password_once(tmp_path: Path, monkeypatch: pytest
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
     monkeypatch.setattr(neo4j_local, "_java", lambda: "/fake/java")
-    monkeypatch.setattr(neo4j_local.subprocess, "run", fake_run)
+    monkeypatch.setattr(subprocess, "run", fake_run)  # the module neo4j_local calls
     old_umask = os.umask(0)  # a permissive umask must not widen the password file
     try:
         assert neo4j_local.install(home, echo=lambda _: None) == home.resolve()

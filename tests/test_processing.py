@@ -60,7 +60,8 @@ def check_dispatch_log(batch: Any, log: list[Message]) -> None:
                 if end["objectId"] in position:
                     assert position[end["objectId"]] < i
                 assert end["identifierIds"] == existing.get(end["objectId"]) or end["identifierIds"] == {
-                    "id": f"sim-{end['objectId']}"}
+                    "id": f"sim-{end['objectId']}"
+                }
 
 
 @pytest.mark.parametrize("example", ["spring-catalog.json", "catalog.json"])
@@ -81,12 +82,31 @@ def test_contract_scenario_messages(store: GraphStore, batch_id: str) -> None:
     start(store, EXAMPLES / "spring-catalog.json", batch_id)
     _, log = run(store, batch_id)
     assert log == [
-        {"kind": "create-object", "batchId": batch_id, "objectId": "shirt", "objectType": "product",
-         "fields": {"title": "Shirt"}, "idempotencyKey": f"{batch_id}/object/shirt", "parents": []},
-        {"kind": "create-object", "batchId": batch_id, "objectId": "shirt-red", "objectType": "variant",
-         "fields": {"color": "red"}, "idempotencyKey": f"{batch_id}/object/shirt-red",
-         "parents": [{"linkId": "l1", "linkTag": "variantOf", "objectId": "shirt",
-                      "identifierIds": {"id": "sim-shirt"}}]},
+        {
+            "kind": "create-object",
+            "batchId": batch_id,
+            "objectId": "shirt",
+            "objectType": "product",
+            "fields": {"title": "Shirt"},
+            "idempotencyKey": f"{batch_id}/object/shirt",
+            "parents": [],
+        },
+        {
+            "kind": "create-object",
+            "batchId": batch_id,
+            "objectId": "shirt-red",
+            "objectType": "variant",
+            "fields": {"color": "red"},
+            "idempotencyKey": f"{batch_id}/object/shirt-red",
+            "parents": [
+                {
+                    "linkId": "l1",
+                    "linkTag": "variantOf",
+                    "objectId": "shirt",
+                    "identifierIds": {"id": "sim-shirt"},
+                }
+            ],
+        },
         {"kind": "batch-complete", "batchId": batch_id, "status": "complete"},
     ]
 
@@ -102,22 +122,41 @@ def test_catalog_link_kinds(store: GraphStore, batch_id: str) -> None:
 
 
 def test_existing_object_waits_for_its_parents(store: GraphStore, batch_id: str) -> None:
-    data = {"batchId": batch_id,
-            "linkTags": {"t": {"childType": "x", "parentType": "x"}},
-            "objects": [{"objectId": "new", "objectType": "x"},
-                        {"objectId": "old", "objectType": "x", "identifierIds": {"id": "7"}},
-                        {"objectId": "kid", "objectType": "x"}],
-            "links": [{"linkId": "a", "objectId": "old", "referenceId": "new", "linkTag": "t",
-                       "linkType": "dependent", "separateDependentLinkCreate": True},
-                      {"linkId": "b", "objectId": "kid", "referenceId": "old", "linkTag": "t",
-                       "linkType": "DEPENDENT"}]}
+    data = {
+        "batchId": batch_id,
+        "linkTags": {"t": {"childType": "x", "parentType": "x"}},
+        "objects": [
+            {"objectId": "new", "objectType": "x"},
+            {"objectId": "old", "objectType": "x", "identifierIds": {"id": "7"}},
+            {"objectId": "kid", "objectType": "x"},
+        ],
+        "links": [
+            {
+                "linkId": "a",
+                "objectId": "old",
+                "referenceId": "new",
+                "linkTag": "t",
+                "linkType": "dependent",
+                "separateDependentLinkCreate": True,
+            },
+            {"linkId": "b", "objectId": "kid", "referenceId": "old", "linkTag": "t", "linkType": "DEPENDENT"},
+        ],
+    }
     store.load(batch_from_dict(data))
     assert store.validate(batch_id) == []
     _, log = run(store, batch_id)
     kinds = [(m["kind"], m.get("objectId") or m.get("linkId")) for m in log]
-    assert kinds == [("create-object", "new"), ("create-link", "a"), ("create-object", "kid"),
-                     ("batch-complete", None)] or kinds == [
-        ("create-object", "new"), ("create-object", "kid"), ("create-link", "a"), ("batch-complete", None)]
+    assert kinds == [
+        ("create-object", "new"),
+        ("create-link", "a"),
+        ("create-object", "kid"),
+        ("batch-complete", None),
+    ] or kinds == [
+        ("create-object", "new"),
+        ("create-object", "kid"),
+        ("create-link", "a"),
+        ("batch-complete", None),
+    ]
     kid = next(m for m in log if m.get("objectId") == "kid")
     assert kid["kind"] == "create-object" and kid["parents"][0]["identifierIds"] == {"id": "7"}
 
@@ -156,7 +195,9 @@ def test_failure_blocks_dependents(store: GraphStore, batch_id: str) -> None:
         assert objects[blocked]["blockedBy"] == "var:shirt-red"
     assert objects["var:shirt-blue"]["status"] == "complete"
     links = {lk["linkId"]: lk for lk in st.linkList or []}
-    assert {lk["status"] for lk in links.values() if lk["objectId"] in ("offer:shirt-red", "price:shirt-red")} == {"blocked"}
+    assert {
+        lk["status"] for lk in links.values() if lk["objectId"] in ("offer:shirt-red", "price:shirt-red")
+    } == {"blocked"}
     assert st.failures and st.failures[0]["objectId"] == "var:shirt-red"
     assert log[-1] == {"kind": "batch-complete", "batchId": batch_id, "status": "failed"}
     # put back and finish once the service recovers
@@ -213,8 +254,9 @@ def test_dispatch_log_file_via_cli(tmp_path: Path) -> None:
     from .conftest import run_cli
 
     log = tmp_path / "d.jsonl"
-    result = run_cli("run", str(EXAMPLES / "catalog.json"), "--dispatch-log", str(log),
-                     env={"RESOLVER_STORE": "memory"})
+    result = run_cli(
+        "run", str(EXAMPLES / "catalog.json"), "--dispatch-log", str(log), env={"RESOLVER_STORE": "memory"}
+    )
     assert result.code == 0, result.err
     assert result.out.strip() == "catalog"
     lines = [json.loads(line) for line in log.read_text().splitlines()]

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import AdapterError
 from .base import Accepted, Adapter, Created, Failed, Result
 from .simulate import ManualAdapter, SimulateAdapter
@@ -48,9 +50,9 @@ def make_adapter(spec: str) -> Adapter:
     )
 
 
-def _options(spec: str, arg: str) -> dict[str, float]:
-    names = {"latency": float, "failure_rate": float, "seed": int}
-    out: dict[str, float] = {}
+def _options(spec: str, arg: str) -> dict[str, Any]:
+    names: dict[str, type] = {"latency": float, "failure_rate": float, "seed": int}
+    out: dict[str, Any] = {}
     for part in filter(None, arg.split(",")):
         key, _, value = part.partition("=")
         if key not in names:

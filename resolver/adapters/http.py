@@ -123,7 +123,7 @@ class HttpAdapter:
             where = f" to {location}" if location else ""
             return Failed(f"HTTP {status}: redirect{where} not followed", permanent=True)
         permanent = 400 <= status < 500 and status not in TRANSIENT_4XX
-        return Failed(f"HTTP {status}: {_clip(text)}".rstrip(": "), permanent=permanent)
+        return Failed(f"HTTP {status}: {_clip(text)}" if text else f"HTTP {status}", permanent=permanent)
 
     def close(self) -> None:
         self._opener.close()

@@ -18,14 +18,19 @@ raises ``PermanentError``                  ``Failed(permanent=True, str(exc))``
 raises any other ``Exception``             ``Failed(permanent=False, "ExcType: msg")``
 =========================================  ===========================================
 
-The engine calls ``send`` from a thread pool, so the function must be thread-safe.
+The module is imported when the adapter is built; a module not found on ``sys.path`` is also
+looked for in the current directory. The engine calls ``send`` from a thread pool, so the
+function must be thread-safe.
 """
 
 from __future__ import annotations
 
 import copy
 import importlib
+import os
+import sys
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from ..errors import AdapterError
@@ -86,7 +91,7 @@ def _import(target: str) -> Callable[[Any], Any]:
             f"python adapter {target!r}: expected MODULE:FUNCTION, e.g. python:mypackage.service:create"
         )
     try:
-        module = importlib.import_module(module_name)
+        module = _import_module(module_name)
     except Exception as exc:  # any import failure is a misconfiguration
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise AdapterError(f"python adapter {target!r}: cannot import {module_name!r}: {detail}") from None
@@ -99,8 +104,22 @@ def _import(target: str) -> Callable[[Any], Any]:
                 f"python adapter {target!r}: module {module_name!r} has no attribute {attr!r}"
             ) from None
     if not callable(obj):
-        raise AdapterError(
-            f"python adapter {target!r}: {attr!r} is a {type(obj).__name__}, not a function"
-        )
+        raise AdapterError(f"python adapter {target!r}: {attr!r} is a {type(obj).__name__}, not a function")
     function: Callable[[Any], Any] = obj
     return function
+
+
+def _import_module(name: str) -> ModuleType:
+    """Import ``name``; a module not found on ``sys.path`` is also looked for in the current
+    directory (appended to ``sys.path``, so it never shadows an installed one), since the
+    ``resolver`` script, unlike ``python -m``, does not put it there."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        cwd = os.getcwd()
+        top = name.partition(".")[0]
+        if exc.name != top or cwd in sys.path or "" in sys.path:
+            raise
+        sys.path.append(cwd)
+        importlib.invalidate_caches()
+        return importlib.import_module(name)

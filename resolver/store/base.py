@@ -51,9 +51,7 @@ class GraphStore(Protocol):
         ...
 
     # -- loading --------------------------------------------------------------------------
-    def load(
-        self, batch: Batch, *, replace: bool = False, places: Mapping[int, str] | None = None
-    ) -> None:
+    def load(self, batch: Batch, *, replace: bool = False, places: Mapping[int, str] | None = None) -> None:
         """Store the batch whole or not at all; BatchExistsError unless ``replace``."""
         ...
 
@@ -68,9 +66,7 @@ class GraphStore(Protocol):
         """Move a valid batch to 'processing'; returns the batch status after the call."""
         ...
 
-    def claim(
-        self, batch_id: str, *, worker: str, limit: int, lease_seconds: float
-    ) -> list[Claim]:
+    def claim(self, batch_id: str, *, worker: str, limit: int, lease_seconds: float) -> list[Claim]:
         """Take up to ``limit`` ready items, objects first; each is then 'creating'."""
         ...
 
@@ -86,9 +82,7 @@ class GraphStore(Protocol):
         """The service took these and will report later: their lease no longer expires."""
         ...
 
-    def complete_objects(
-        self, batch_id: str, items: Sequence[tuple[str, Identifiers]]
-    ) -> list[Outcome]: ...
+    def complete_objects(self, batch_id: str, items: Sequence[tuple[str, Identifiers]]) -> list[Outcome]: ...
 
     def complete_links(self, batch_id: str, link_ids: Sequence[str]) -> list[Outcome]: ...
 

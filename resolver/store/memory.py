@@ -93,9 +93,7 @@ class MemoryStore:
 
     # -- loading ------------------------------------------------------------------------------
 
-    def load(
-        self, batch: Batch, *, replace: bool = False, places: Mapping[int, str] | None = None
-    ) -> None:
+    def load(self, batch: Batch, *, replace: bool = False, places: Mapping[int, str] | None = None) -> None:
         assert batch.batchId is not None
         with self._lock:
             if batch.batchId in self._batches and not replace:
@@ -118,16 +116,26 @@ class MemoryStore:
             ends = {}
             for row in plan.links:
                 graph.add_edge(
-                    row["childId"], row["parentId"], key=row["linkId"],
-                    linkTag=row["linkTag"], dependent=row["dependent"], separate=row["separate"],
-                    status="waiting", attempt=0, place=row["place"], ord=row["ord"],
+                    row["childId"],
+                    row["parentId"],
+                    key=row["linkId"],
+                    linkTag=row["linkTag"],
+                    dependent=row["dependent"],
+                    separate=row["separate"],
+                    status="waiting",
+                    attempt=0,
+                    place=row["place"],
+                    ord=row["ord"],
                 )
                 ends[row["linkId"]] = (row["childId"], row["parentId"])
                 counts[("link", "waiting")] += 1
             for _ in plan.unresolved:
                 counts[("link", "waiting")] += 1
             state = _Batch(
-                batch_id=batch.batchId, status="loaded", graph=graph, link_ends=ends,
+                batch_id=batch.batchId,
+                status="loaded",
+                graph=graph,
+                link_ends=ends,
                 unresolved=plan.unresolved,
                 link_tags={row["linkTag"]: row for row in plan.link_tags},
                 references={r["referenceId"]: r["objectId"] for r in plan.references},
@@ -148,9 +156,16 @@ class MemoryStore:
                 if ref not in g and b.references.get(ref) not in g:
                     found.append((row["ord"], issue("unknown-reference", row)))
             tag_rows = [{**row, "childId": None} for row in b.unresolved] + [
-                {"linkId": k, "linkTag": d["linkTag"], "place": d["place"], "ord": d["ord"],
-                 "childId": c, "parentId": p, "dependent": d["dependent"],
-                 "separate": d["separate"]}
+                {
+                    "linkId": k,
+                    "linkTag": d["linkTag"],
+                    "place": d["place"],
+                    "ord": d["ord"],
+                    "childId": c,
+                    "parentId": p,
+                    "dependent": d["dependent"],
+                    "separate": d["separate"],
+                }
                 for c, p, k, d in g.edges(keys=True, data=True)
             ]
             for row in tag_rows:
@@ -161,12 +176,27 @@ class MemoryStore:
                     child_type = g.nodes[row["childId"]]["objectType"]
                     parent_type = g.nodes[row["parentId"]]["objectType"]
                     if child_type != tag["childType"] or parent_type != tag["parentType"]:
-                        found.append((row["ord"], issue("link-tag-mismatch", {
-                            **row, "childType": child_type, "parentType": parent_type,
-                            "wantChild": tag["childType"], "wantParent": tag["parentType"],
-                        })))
-                if (row["childId"] is not None and row["dependent"] and not row["separate"]
-                        and g.nodes[row["childId"]]["existing"]):
+                        found.append(
+                            (
+                                row["ord"],
+                                issue(
+                                    "link-tag-mismatch",
+                                    {
+                                        **row,
+                                        "childType": child_type,
+                                        "parentType": parent_type,
+                                        "wantChild": tag["childType"],
+                                        "wantParent": tag["parentType"],
+                                    },
+                                ),
+                            )
+                        )
+                if (
+                    row["childId"] is not None
+                    and row["dependent"]
+                    and not row["separate"]
+                    and g.nodes[row["childId"]]["existing"]
+                ):
                     found.append((row["ord"], issue("existing-child", row)))
             dependent = ((c, p, k) for c, p, k, d in g.edges(keys=True, data=True) if d["dependent"])
             for cycle, link_ids in find_cycles(dependent):
@@ -219,22 +249,29 @@ class MemoryStore:
         if node["existing"]:
             return Claim("object", oid, node["attempt"], None, node["identifierIds"])
         parents: list[ParentRef] = [
-            {"linkId": k, "linkTag": d["linkTag"], "objectId": p,
-             "identifierIds": b.obj(p)["identifierIds"]}
-            for _, p, k, d in b.graph.out_edges(oid, keys=True, data=True) if d["dependent"]
+            {"linkId": k, "linkTag": d["linkTag"], "objectId": p, "identifierIds": b.obj(p)["identifierIds"]}
+            for _, p, k, d in b.graph.out_edges(oid, keys=True, data=True)
+            if d["dependent"]
         ]
         parents.sort(key=lambda r: r["linkId"])
         msg: CreateObject = {
-            "kind": "create-object", "batchId": batch_id, "objectId": oid,
-            "objectType": node["objectType"], "fields": node["fields"],
-            "idempotencyKey": f"{batch_id}/object/{oid}", "parents": parents,
+            "kind": "create-object",
+            "batchId": batch_id,
+            "objectId": oid,
+            "objectType": node["objectType"],
+            "fields": node["fields"],
+            "idempotencyKey": f"{batch_id}/object/{oid}",
+            "parents": parents,
         }
         return Claim("object", oid, node["attempt"], msg)
 
     def _link_claim(self, b: _Batch, batch_id: str, lid: str, edge: dict[str, Any]) -> Claim:
         child, parent = b.link_ends[lid]
         msg: CreateLink = {
-            "kind": "create-link", "batchId": batch_id, "linkId": lid, "linkTag": edge["linkTag"],
+            "kind": "create-link",
+            "batchId": batch_id,
+            "linkId": lid,
+            "linkTag": edge["linkTag"],
             "idempotencyKey": f"{batch_id}/link/{lid}",
             "child": {"objectId": child, "identifierIds": b.obj(child)["identifierIds"]},
             "parent": {"objectId": parent, "identifierIds": b.obj(parent)["identifierIds"]},
@@ -263,7 +300,11 @@ class MemoryStore:
             n = 0
             items = [b.obj(o) for o in b.graph] + [b.link(lid) for lid in b.link_ends]
             for data in items:
-                if data["status"] == "creating" and data.get("claimedBy") == worker and data.get("leaseUntil"):
+                if (
+                    data["status"] == "creating"
+                    and data.get("claimedBy") == worker
+                    and data.get("leaseUntil")
+                ):
                     data["leaseUntil"] = until
                     n += 1
             return n
@@ -276,9 +317,7 @@ class MemoryStore:
                 if data["status"] == "creating":
                     data["leaseUntil"] = None
 
-    def complete_objects(
-        self, batch_id: str, items: Sequence[tuple[str, Identifiers]]
-    ) -> list[Outcome]:
+    def complete_objects(self, batch_id: str, items: Sequence[tuple[str, Identifiers]]) -> list[Outcome]:
         with self._lock:
             b = self._get(batch_id)
             out = []
@@ -308,8 +347,7 @@ class MemoryStore:
                         cnode["unmet"] -= 1
                         if cnode["unmet"] == 0 and cnode["status"] == "waiting":
                             b.set_object(child, "ready")
-                    elif (d["status"] == "waiting" and cnode["status"] == "complete"
-                          and child != oid):
+                    elif d["status"] == "waiting" and cnode["status"] == "complete" and child != oid:
                         b.set_link(lid, "ready")
             return out
 
@@ -354,8 +392,10 @@ class MemoryStore:
             frontier = deque([item_id])
             while frontier:
                 current = frontier.popleft()
-                for c, p, lid, d in [*g.in_edges(current, keys=True, data=True),
-                                     *g.out_edges(current, keys=True, data=True)]:
+                for c, p, lid, d in [
+                    *g.in_edges(current, keys=True, data=True),
+                    *g.out_edges(current, keys=True, data=True),
+                ]:
                     if d["status"] in ("waiting", "ready"):
                         b.set_link(lid, "blocked")
                         d["blockedBy"] = item_id
@@ -396,7 +436,8 @@ class MemoryStore:
                 if object_id is not None and oid != object_id and node.get("blockedBy") != object_id:
                     continue
                 unmet = sum(
-                    1 for _, p, d in g.out_edges(oid, data=True)
+                    1
+                    for _, p, d in g.out_edges(oid, data=True)
                     if d["dependent"] and g.nodes[p]["status"] != "complete"
                 )
                 node.update(unmet=unmet, reason=None, blockedBy=None)
@@ -406,11 +447,15 @@ class MemoryStore:
                 edge = b.link(lid)
                 if edge["status"] not in ("failed", "blocked"):
                     continue
-                if object_id is not None and object_id not in (child, parent) and edge.get(
-                    "blockedBy") != object_id:
+                if (
+                    object_id is not None
+                    and object_id not in (child, parent)
+                    and edge.get("blockedBy") != object_id
+                ):
                     continue
-                ends_done = (g.nodes[child]["status"] == "complete"
-                             and (edge["dependent"] or g.nodes[parent]["status"] == "complete"))
+                ends_done = g.nodes[child]["status"] == "complete" and (
+                    edge["dependent"] or g.nodes[parent]["status"] == "complete"
+                )
                 edge.update(reason=None, blockedBy=None)
                 if ends_done and (edge["separate"] or not edge["dependent"]):
                     b.set_link(lid, "ready")
@@ -430,22 +475,33 @@ class MemoryStore:
             links = {s: n for (k, s), n in sorted(b.counts.items()) if k == "link" and n}
             g = b.graph
             failures = [
-                {"kind": "object", "objectId": oid, "status": d["status"],
-                 **({"reason": d["reason"]} if d.get("reason") else {}),
-                 **({"blockedBy": d["blockedBy"]} if d.get("blockedBy") else {})}
-                for oid, d in g.nodes(data=True) if d["status"] == "failed"
+                {
+                    "kind": "object",
+                    "objectId": oid,
+                    "status": d["status"],
+                    **({"reason": d["reason"]} if d.get("reason") else {}),
+                    **({"blockedBy": d["blockedBy"]} if d.get("blockedBy") else {}),
+                }
+                for oid, d in g.nodes(data=True)
+                if d["status"] == "failed"
             ] + [
                 {"kind": "link", "linkId": lid, "status": "failed", "reason": b.link(lid).get("reason")}
-                for lid in b.link_ends if b.link(lid)["status"] == "failed"
+                for lid in b.link_ends
+                if b.link(lid)["status"] == "failed"
             ]
             out = BatchStatus(batch_id, b.status, objects, links, list(b.errors), failures=failures)
             if detail:
                 out.objectList = [_object_row(oid, d) for oid, d in g.nodes(data=True)]
-                out.linkList = [
-                    _link_row(lid, b.link(lid), *b.link_ends[lid]) for lid in b.link_ends
-                ] + [{"linkId": r["linkId"], "status": "waiting", "linkTag": r["linkTag"],
-                      "objectId": r["objectId"], "referenceId": r["referenceId"]}
-                     for r in b.unresolved]
+                out.linkList = [_link_row(lid, b.link(lid), *b.link_ends[lid]) for lid in b.link_ends] + [
+                    {
+                        "linkId": r["linkId"],
+                        "status": "waiting",
+                        "linkTag": r["linkTag"],
+                        "objectId": r["objectId"],
+                        "referenceId": r["referenceId"],
+                    }
+                    for r in b.unresolved
+                ]
                 out.linkList.sort(key=lambda r: r["linkId"])
                 out.objectList.sort(key=lambda r: r["objectId"])
             return out
@@ -456,8 +512,13 @@ class MemoryStore:
 
 
 def _object_row(oid: str, d: dict[str, Any]) -> dict[str, Any]:
-    row = {"objectId": oid, "objectType": d["objectType"], "status": d["status"],
-           "identifierIds": d["identifierIds"], "attempt": d["attempt"]}
+    row = {
+        "objectId": oid,
+        "objectType": d["objectType"],
+        "status": d["status"],
+        "identifierIds": d["identifierIds"],
+        "attempt": d["attempt"],
+    }
     for key in ("reason", "blockedBy"):
         if d.get(key):
             row[key] = d[key]
@@ -465,9 +526,14 @@ def _object_row(oid: str, d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _link_row(lid: str, d: dict[str, Any], child: str, parent: str) -> dict[str, Any]:
-    row = {"linkId": lid, "status": d["status"], "linkTag": d["linkTag"],
-           "linkType": "dependent" if d["dependent"] else "independent",
-           "objectId": child, "parentObjectId": parent}
+    row = {
+        "linkId": lid,
+        "status": d["status"],
+        "linkTag": d["linkTag"],
+        "linkType": "dependent" if d["dependent"] else "independent",
+        "objectId": child,
+        "parentObjectId": parent,
+    }
     for key in ("reason", "blockedBy"):
         if d.get(key):
             row[key] = d[key]

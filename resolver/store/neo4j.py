@@ -47,15 +47,23 @@ class Neo4jStore:
     name = "neo4j"
 
     def __init__(
-        self, uri: str, user: str = "neo4j", password: str = "", database: str = "neo4j",
-        *, connect_timeout: float = 10.0,
+        self,
+        uri: str,
+        user: str = "neo4j",
+        password: str = "",
+        database: str = "neo4j",
+        *,
+        connect_timeout: float = 10.0,
     ) -> None:
         self.uri = uri
         self.database = database
         try:
             self._driver = neo4j.GraphDatabase.driver(
-                uri, auth=(user, password), connection_timeout=connect_timeout,
-                max_transaction_retry_time=60.0, notifications_min_severity="OFF",
+                uri,
+                auth=(user, password),
+                connection_timeout=connect_timeout,
+                max_transaction_retry_time=60.0,
+                notifications_min_severity="OFF",
             )
         except (ValueError, neo4j_errors.ConfigurationError) as exc:
             raise StoreUnavailableError(f"bad Neo4j URI {uri!r}: {exc}") from None
@@ -121,15 +129,13 @@ class Neo4jStore:
             return
         with self._guard(), self._driver.session(database=self.database) as session:
             for statement in filter(None, (s.strip() for s in _statements(query("schema").text))):
-                session.run(statement).consume()  # type: ignore[arg-type]
+                session.run(statement).consume()
             session.run("CALL db.awaitIndexes(300)").consume()
         self._schema_ready = True
 
     # -- loading ------------------------------------------------------------------------------
 
-    def load(
-        self, batch: Batch, *, replace: bool = False, places: Mapping[int, str] | None = None
-    ) -> None:
+    def load(self, batch: Batch, *, replace: bool = False, places: Mapping[int, str] | None = None) -> None:
         """Staged load: the Batch node says 'loading' until every chunk is in; a failure deletes
         what was written, and a load that died is replaced by the next load of that id."""
         batch_id = batch.batchId
@@ -141,7 +147,9 @@ class Neo4jStore:
         if existing:
             self.delete(batch_id)
         self._one(
-            "batch_create", batchId=batch_id, objectCount=len(plan.objects),
+            "batch_create",
+            batchId=batch_id,
+            objectCount=len(plan.objects),
             linkCount=len(plan.links) + len(plan.unresolved),
         )
         try:
@@ -154,7 +162,7 @@ class Neo4jStore:
             ):
                 for i in range(0, len(rows), LOAD_CHUNK):
                     chunk = rows[i : i + LOAD_CHUNK]
-                    self._write(lambda tx, n=name, c=chunk: _run(tx, n, batchId=batch_id, rows=c))
+                    self._write(_loader(name, batch_id, chunk))
             self._one("batch_set_status", batchId=batch_id, **{"from": ["loading"]}, to="loaded")
         except BaseException:
             self.delete(batch_id)
@@ -171,18 +179,23 @@ class Neo4jStore:
                 if row["unknownReference"]:
                     found.append((row["ord"], issue("unknown-reference", row)))
             for row in _run(tx, "validate_links", batchId=batch_id):
-                for code, flag in (("unknown-link-tag", "unknownTag"), ("link-tag-mismatch", "mismatch"),
-                                   ("existing-child", "existingChild")):
+                for code, flag in (
+                    ("unknown-link-tag", "unknownTag"),
+                    ("link-tag-mismatch", "mismatch"),
+                    ("existing-child", "existingChild"),
+                ):
                     if row[flag]:
                         found.append((row["ord"], issue(code, row)))
-            edges = tx.run(query("dependent_edges").text, batchId=batch_id)  # type: ignore[arg-type]
+            edges = tx.run(query("dependent_edges").text, batchId=batch_id)
             for cycle, link_ids in find_cycles((r["child"], r["parent"], r["linkId"]) for r in edges):
                 found.append((0, issue("dependency-cycle", {"cycle": cycle, "linkIds": link_ids})))
             return found
 
         errors = order_issues(self._read(checks))
         self._one(
-            "batch_set_errors", batchId=batch_id, errors=json.dumps(errors),
+            "batch_set_errors",
+            batchId=batch_id,
+            errors=json.dumps(errors),
             status="error" if errors else "loaded",
         )
         return errors
@@ -210,25 +223,46 @@ class Neo4jStore:
 
         def work(tx: neo4j.ManagedTransaction) -> list[Claim]:
             out: list[Claim] = []
-            for r in _run(tx, "claim_objects", batchId=batch_id, limit=limit, worker=worker,
-                          leaseUntil=until):
+            for r in _run(
+                tx, "claim_objects", batchId=batch_id, limit=limit, worker=worker, leaseUntil=until
+            ):
                 ids = _ids(r["identifierIds"])
                 if r["existing"]:
                     out.append(Claim("object", r["objectId"], r["attempt"], None, ids))
                     continue
                 msg: CreateObject = {
-                    "kind": "create-object", "batchId": batch_id, "objectId": r["objectId"],
-                    "objectType": r["objectType"], "fields": json.loads(r["fields"]),
+                    "kind": "create-object",
+                    "batchId": batch_id,
+                    "objectId": r["objectId"],
+                    "objectType": r["objectType"],
+                    "fields": json.loads(r["fields"]),
                     "idempotencyKey": f"{batch_id}/object/{r['objectId']}",
-                    "parents": [{**p, "identifierIds": _ids(p["identifierIds"])} for p in r["parents"]],
+                    "parents": [
+                        {
+                            "linkId": p["linkId"],
+                            "linkTag": p["linkTag"],
+                            "objectId": p["objectId"],
+                            "identifierIds": _ids(p["identifierIds"]),
+                        }
+                        for p in r["parents"]
+                    ],
                 }
                 out.append(Claim("object", r["objectId"], r["attempt"], msg))
             if len(out) < limit:
-                for r in _run(tx, "claim_links", batchId=batch_id, limit=limit - len(out),
-                              worker=worker, leaseUntil=until):
+                for r in _run(
+                    tx,
+                    "claim_links",
+                    batchId=batch_id,
+                    limit=limit - len(out),
+                    worker=worker,
+                    leaseUntil=until,
+                ):
                     link: CreateLink = {
-                        "kind": "create-link", "batchId": batch_id, "linkId": r["linkId"],
-                        "linkTag": r["linkTag"], "idempotencyKey": f"{batch_id}/link/{r['linkId']}",
+                        "kind": "create-link",
+                        "batchId": batch_id,
+                        "linkId": r["linkId"],
+                        "linkTag": r["linkTag"],
+                        "idempotencyKey": f"{batch_id}/link/{r['linkId']}",
                         "child": {"objectId": r["childId"], "identifierIds": _ids(r["childIds"])},
                         "parent": {"objectId": r["parentId"], "identifierIds": _ids(r["parentIds"])},
                     }
@@ -260,7 +294,9 @@ class Neo4jStore:
         rows = [{"objectId": oid, "identifierIds": json.dumps(ids)} for oid, ids in items]
 
         def work(tx: neo4j.ManagedTransaction) -> dict[str, str]:
-            before = {r["objectId"]: r["before"] for r in _run(tx, "complete_objects", batchId=batch_id, items=rows)}
+            before = {
+                r["objectId"]: r["before"] for r in _run(tx, "complete_objects", batchId=batch_id, items=rows)
+            }
             changed = [oid for oid, b in before.items() if b == "creating"]
             if changed:
                 _run(tx, "release_links", batchId=batch_id, ids=changed)
@@ -287,8 +323,10 @@ class Neo4jStore:
                 frontier = [item_id]
                 while frontier:  # breadth-first, one query per level: no recursion, no var-length path
                     _run(tx, "block_links", batchId=batch_id, ids=frontier, root=item_id)
-                    frontier = [r["objectId"] for r in
-                                _run(tx, "block_dependents", batchId=batch_id, ids=frontier, root=item_id)]
+                    frontier = [
+                        r["objectId"]
+                        for r in _run(tx, "block_dependents", batchId=batch_id, ids=frontier, root=item_id)
+                    ]
             return str(rows[0]["before"])
 
         before = self._write(work)
@@ -298,8 +336,9 @@ class Neo4jStore:
 
     def progress(self, batch_id: str) -> Progress:
         counts = {r["status"]: r["n"] for r in self._read(lambda tx: _run(tx, "progress", batchId=batch_id))}
-        return Progress(ready=counts.get("ready", 0), creating=counts.get("creating", 0),
-                        waiting=counts.get("waiting", 0))
+        return Progress(
+            ready=counts.get("ready", 0), creating=counts.get("creating", 0), waiting=counts.get("waiting", 0)
+        )
 
     def finish(self, batch_id: str) -> Finish | None:
         rows = self._one("finish", batchId=batch_id)
@@ -324,16 +363,29 @@ class Neo4jStore:
             for r in _run(tx, "status_counts", batchId=batch_id):
                 (objects if r["kind"] == "object" else links)[r["status"]] = r["n"]
             failures = [
-                {"kind": r["kind"], ("objectId" if r["kind"] == "object" else "linkId"): r["id"],
-                 "status": "failed", "reason": r["reason"]}
+                {
+                    "kind": r["kind"],
+                    ("objectId" if r["kind"] == "object" else "linkId"): r["id"],
+                    "status": "failed",
+                    "reason": r["reason"],
+                }
                 for r in _run(tx, "status_failures", batchId=batch_id)
             ]
-            out = BatchStatus(batch_id, head[0]["status"], objects, links,
-                              json.loads(head[0]["errors"] or "[]"), failures=failures)
+            out = BatchStatus(
+                batch_id,
+                head[0]["status"],
+                objects,
+                links,
+                json.loads(head[0]["errors"] or "[]"),
+                failures=failures,
+            )
             if detail:
                 out.objectList = [
-                    {k: v for k, v in {**r, "identifierIds": _ids(r["identifierIds"])}.items()
-                     if v is not None or k == "identifierIds"}
+                    {
+                        k: v
+                        for k, v in {**r, "identifierIds": _ids(r["identifierIds"]) if r["identifierIds"] else None}.items()
+                        if v is not None or k == "identifierIds"
+                    }
                     for r in _run(tx, "list_objects", batchId=batch_id)
                 ]
                 out.linkList = [
@@ -350,8 +402,14 @@ class Neo4jStore:
 
 def _run(tx: neo4j.ManagedTransaction, name: str, **params: Any) -> list[dict[str, Any]]:
     q = query(name)
-    result = tx.run(q.text, q.bind(params))  # type: ignore[arg-type]
+    result = tx.run(q.text, q.bind(params))
     return [record.data() for record in result]
+
+
+def _loader(
+    name: str, batch_id: str, rows: list[dict[str, Any]]
+) -> Callable[[neo4j.ManagedTransaction], Any]:
+    return lambda tx: _run(tx, name, batchId=batch_id, rows=rows)
 
 
 def _statements(text: str) -> list[str]:
@@ -360,7 +418,7 @@ def _statements(text: str) -> list[str]:
 
 
 def _ids(raw: str | None) -> Identifiers:
-    return json.loads(raw) if raw else {}  # type: ignore[no-any-return]
+    return json.loads(raw) if raw else {}
 
 
 def _outcome(kind: ItemKind, item_id: str, before: str | None) -> Outcome:
@@ -372,4 +430,3 @@ def _outcome(kind: ItemKind, item_id: str, before: str | None) -> Outcome:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
-

@@ -1,0 +1,401 @@
+"""Render a ``views.Subgraph`` as DOT, Mermaid, GraphML, JSON, PNG or SVG.
+
+Colours follow the Neo4j Browser style shipped in ``browser_files/resolver.grass`` (one colour
+per object status); dependent links are solid, independent ones dashed, everywhere. Arrows go
+from child to parent, as the graph stores them, with parents drawn above their children.
+
+Ids are data, never syntax: DOT and Mermaid output escape every objectId, linkId and tag (quotes,
+backslashes, newlines, ``#``, brackets, unicode), so an id like ``x'}) DETACH DELETE n //`` is
+just a label. PNG and SVG are drawn with matplotlib from a layered layout computed here, so they
+need no Graphviz binary: ``pip install matplotlib`` is enough.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import unicodedata
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import networkx as nx
+
+from .errors import UsageError
+from .views import Subgraph
+
+__all__ = [
+    "FORMATS",
+    "IMAGE_FORMATS",
+    "LINK_STYLES",
+    "STATUS_COLORS",
+    "export",
+    "to_dot",
+    "to_graphml",
+    "to_json",
+    "to_mermaid",
+    "to_image",
+]
+
+FORMATS = ("dot", "mermaid", "graphml", "json", "png", "svg")
+IMAGE_FORMATS = ("png", "svg")
+
+# fill, border, text: Neo4j Browser's own palette pairs, the same as resolver.grass.
+STATUS_COLORS: dict[str, tuple[str, str, str]] = {
+    "waiting": ("#FFD86E", "#EDBA39", "#604A0E"),
+    "ready": ("#68BDF6", "#5CA8DB", "#FFFFFF"),
+    "creating": ("#F79767", "#F36924", "#FFFFFF"),
+    "complete": ("#6DCE9E", "#60B58B", "#FFFFFF"),
+    "failed": ("#F16667", "#EB2728", "#FFFFFF"),
+    "blocked": ("#A5ABB6", "#9AA1AC", "#FFFFFF"),
+}
+OTHER_COLOR = ("#DDDDDD", "#C8C8C8", "#333333")
+# colour, width (px), dashed: DEPENDS_ON and LINKED_TO in the grass file.
+LINK_STYLES: dict[str, tuple[str, float, bool]] = {
+    "dependent": ("#4C8EDA", 2.0, False),
+    "independent": ("#C990C0", 1.2, True),
+}
+
+
+def _colors(status: str | None) -> tuple[str, str, str]:
+    return STATUS_COLORS.get(status or "", OTHER_COLOR)
+
+
+def _edge_label(e: dict[str, Any]) -> str:
+    # waiting and complete are the ordinary states of a link; the others are worth a word.
+    status = e.get("status")
+    return str(e["linkTag"]) if status in ("waiting", "complete") else f"{e['linkTag']} ({status})"
+
+
+def _title(sg: Subgraph) -> str:
+    where = f" around {sg.around} (depth {sg.depth})" if sg.around is not None else ""
+    return f"batch {sg.batch_id}{where}: {len(sg.nodes)} objects, {len(sg.edges)} links"
+
+
+def export(sg: Subgraph, fmt: str) -> bytes:
+    """The subgraph in ``fmt`` (one of FORMATS), as bytes ready to write."""
+    if fmt == "dot":
+        return to_dot(sg).encode()
+    if fmt == "mermaid":
+        return to_mermaid(sg).encode()
+    if fmt == "graphml":
+        return to_graphml(sg)
+    if fmt == "json":
+        return to_json(sg).encode()
+    if fmt in IMAGE_FORMATS:
+        return to_image(sg, fmt)
+    raise UsageError(f"unknown graph format {fmt!r} (use {', '.join(FORMATS)})")
+
+
+# -- DOT ------------------------------------------------------------------------------------
+
+
+def _dot_str(value: object) -> str:
+    """A double-quoted DOT string. In a label, ``\\\\`` reads back as one backslash and ``\\"`` as
+    a quote; as a node name the same text is kept verbatim by Graphviz, which is fine: every
+    name is escaped the same way wherever it appears, so the graph's shape is unchanged."""
+    text = str(value)
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+    return '"' + "".join(ch if ch == "\t" or ord(ch) >= 32 else " " for ch in text) + '"'
+
+
+def to_dot(sg: Subgraph) -> str:
+    lines = [
+        f"// {_comment(_title(sg))}",
+        *([f"// {_comment(sg.note)}"] if sg.note else []),
+        "digraph resolver {",
+        f'  graph [rankdir=BT, fontname="Helvetica", labelloc=t, label={_dot_str(_title(sg))}];',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
+        '  edge [fontname="Helvetica", fontsize=9, arrowsize=0.7];',
+    ]
+    for n in sg.nodes:
+        fill, border, text = _colors(n["status"])
+        label = f"{n['objectId']}\n{n['objectType']}"
+        lines.append(
+            f"  {_dot_str(n['objectId'])} [label={_dot_str(label)}, fillcolor=\"{fill}\", "
+            f"color=\"{border}\", fontcolor=\"{text}\", tooltip={_dot_str(n['status'])}];"
+        )
+    for e in sg.edges:
+        color, width, dashed = LINK_STYLES[e["linkType"]]
+        lines.append(
+            f"  {_dot_str(e['child'])} -> {_dot_str(e['parent'])} [id={_dot_str(e['linkId'])}, "
+            f"label={_dot_str(_edge_label(e))}, color=\"{color}\", penwidth={width:g}, "
+            f"style={'dashed' if dashed else 'solid'}];"
+        )
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _comment(text: str | None) -> str:
+    return " ".join(str(text).split())  # one line: a newline would end the comment
+
+
+# -- Mermaid ----------------------------------------------------------------------------------
+
+_MERMAID_SPECIAL = set('"#&<>`\\|[](){}%;:')
+
+
+def _mermaid_text(value: object) -> str:
+    """Text for inside a quoted Mermaid label: anything Mermaid might parse (quotes, ``#``,
+    brackets, HTML, control characters) becomes a ``#code;`` entity."""
+    return "".join(
+        f"#{ord(ch)};" if ch in _MERMAID_SPECIAL or ord(ch) < 32 or ch in "\u2028\u2029" else ch
+        for ch in str(value)
+    )
+
+
+def _mermaid_str(value: object) -> str:
+    return f'"{_mermaid_text(value)}"'
+
+
+def to_mermaid(sg: Subgraph) -> str:
+    ids = {n["objectId"]: f"n{i}" for i, n in enumerate(sg.nodes)}
+    # A JSON string is a YAML double-quoted scalar: the front matter stays well-formed.
+    lines = ["---", f"title: {json.dumps(_comment(_title(sg)))}", "---", "flowchart BT"]
+    if sg.note:
+        lines.append(f"  %% {_comment(sg.note)}")
+    by_status: dict[str, list[str]] = defaultdict(list)
+    for n in sg.nodes:
+        # Our own <br/> and <small> markup around escaped text: the ids cannot add any.
+        label = f'"{_mermaid_text(n["objectId"])}<br/><small>{_mermaid_text(n["objectType"])}</small>"'
+        lines.append(f"  {ids[n['objectId']]}({label})")
+        by_status[n["status"] if n["status"] in STATUS_COLORS else "other"].append(ids[n["objectId"]])
+    styles: dict[str, list[int]] = defaultdict(list)
+    for i, e in enumerate(sg.edges):
+        arrow = "-.->" if LINK_STYLES[e["linkType"]][2] else "-->"
+        lines.append(f"  {ids[e['child']]} {arrow}|{_mermaid_str(_edge_label(e))}| {ids[e['parent']]}")
+        styles[e["linkType"]].append(i)
+    for status, (fill, border, text) in [*STATUS_COLORS.items(), ("other", OTHER_COLOR)]:
+        lines.append(f"  classDef {status} fill:{fill},stroke:{border},color:{text}")
+    for status, members in by_status.items():
+        lines.append(f"  class {','.join(members)} {status}")
+    for link_type, idx in styles.items():
+        color, width, _ = LINK_STYLES[link_type]
+        lines.append(f"  linkStyle {','.join(map(str, idx))} stroke:{color},stroke-width:{width:g}px")
+    return "\n".join(lines) + "\n"
+
+
+# -- GraphML and JSON -------------------------------------------------------------------------
+
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_safe(value: object) -> str:
+    return _XML_BAD.sub("\ufffd", str(value))
+
+
+def to_graphml(sg: Subgraph) -> bytes:
+    g = nx.MultiDiGraph(batchId=_xml_safe(sg.batch_id), note=_xml_safe(sg.note or ""))
+    for n in sg.nodes:
+        g.add_node(_xml_safe(n["objectId"]), objectType=_xml_safe(n["objectType"]),
+                   status=_xml_safe(n["status"]), color=_colors(n["status"])[0])
+    for e in sg.edges:
+        g.add_edge(_xml_safe(e["child"]), _xml_safe(e["parent"]), key=_xml_safe(e["linkId"]),
+                   linkId=_xml_safe(e["linkId"]), linkTag=_xml_safe(e["linkTag"]),
+                   linkType=e["linkType"], status=_xml_safe(e["status"]))
+    buf = io.BytesIO()
+    nx.write_graphml(g, buf, encoding="utf-8")
+    return buf.getvalue()
+
+
+def to_json(sg: Subgraph) -> str:
+    return json.dumps(sg.to_json(), ensure_ascii=False, indent=2) + "\n"
+
+
+# -- PNG / SVG --------------------------------------------------------------------------------
+
+_ROW = 1.0  # inches between layers
+_GAP = 0.35  # inches between boxes in a layer
+_FONT = 8.5  # points
+_CHAR = 0.6 * _FONT / 72  # inches per character of DejaVu Sans Mono
+_BOX_H = 0.42
+_MAX_ROW = 40  # objects per drawn row; a wider layer wraps
+_MAX_INCHES = 120.0
+
+
+def _text_width(text: str) -> float:
+    wide = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return wide * _CHAR
+
+
+def layered_layout(sg: Subgraph) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
+    """Positions (inches, y up) and box widths: parents above children along dependent links
+    (cycles of an invalid batch are collapsed to one layer), barycentre ordering in each layer."""
+    dep = nx.DiGraph()
+    dep.add_nodes_from(n["objectId"] for n in sg.nodes)
+    dep.add_edges_from((e["parent"], e["child"]) for e in sg.edges
+                       if e["linkType"] == "dependent" and e["child"] != e["parent"])
+    cond = nx.condensation(dep)
+    rank: dict[int, int] = {}
+    for c in nx.topological_sort(cond):
+        rank[c] = max((rank[p] + 1 for p in cond.predecessors(c)), default=0)
+    members = cond.graph["mapping"]
+    layers: dict[int, list[str]] = defaultdict(list)
+    for oid in dep.nodes:  # in the subgraph's (sorted) node order
+        layers[rank[members[oid]]].append(oid)
+    rows = _wrap([layers[k] for k in sorted(layers)])
+    _order(rows, [(e["child"], e["parent"]) for e in sg.edges])
+    widths = {oid: max(_text_width(oid), _text_width(_type_of(sg, oid)) * 0.85) + 0.3 for oid in dep}
+    pos: dict[str, tuple[float, float]] = {}
+    for r, row in enumerate(rows):
+        total = sum(widths[o] for o in row) + _GAP * (len(row) - 1)
+        x = -total / 2
+        for oid in row:
+            pos[oid] = (x + widths[oid] / 2, -r * _ROW)
+            x += widths[oid] + _GAP
+    return pos, widths
+
+
+def _type_of(sg: Subgraph, oid: str) -> str:
+    if "_types" not in sg.extra:
+        sg.extra["_types"] = {n["objectId"]: str(n["objectType"]) for n in sg.nodes}
+    return str(sg.extra["_types"][oid])
+
+
+def _wrap(layers: list[list[str]]) -> list[list[str]]:
+    rows = []
+    for layer in layers:
+        rows += [layer[i : i + _MAX_ROW] for i in range(0, len(layer), _MAX_ROW)] or [[]]
+    return rows
+
+
+def _order(rows: list[list[str]], edges: Iterable[tuple[str, str]], sweeps: int = 4) -> None:
+    """Barycentre heuristic: sort each row by the mean position of its neighbours in the row
+    above (downward sweeps) or below (upward sweeps), which removes most crossings."""
+    nbrs: dict[str, set[str]] = defaultdict(set)
+    for a, b in edges:
+        nbrs[a].add(b)
+        nbrs[b].add(a)
+    for sweep in range(sweeps):
+        order = range(1, len(rows)) if sweep % 2 == 0 else range(len(rows) - 2, -1, -1)
+        for r in order:
+            ref = rows[r - 1] if sweep % 2 == 0 else rows[r + 1]
+            at = {oid: i for i, oid in enumerate(ref)}
+            current = {oid: i for i, oid in enumerate(rows[r])}
+
+            def key(oid: str, at: dict[str, int] = at, current: dict[str, int] = current) -> float:
+                near = [at[n] for n in nbrs[oid] if n in at]
+                return sum(near) / len(near) if near else float(current[oid])
+
+            rows[r].sort(key=key)
+
+
+def to_image(sg: Subgraph, fmt: str) -> bytes:
+    try:
+        from matplotlib.figure import Figure
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
+    except ImportError:
+        raise UsageError(
+            f"{fmt.upper()} output needs matplotlib (pip install matplotlib); "
+            "dot, mermaid, graphml and json need nothing more"
+        ) from None
+    if fmt not in IMAGE_FORMATS:
+        raise UsageError(f"unknown image format {fmt!r} (use png or svg)")
+    pos, widths = layered_layout(sg)
+    xs = [p[0] for p in pos.values()] or [0.0]
+    ys = [p[1] for p in pos.values()] or [0.0]
+    half = max(widths.values(), default=1.0) / 2
+    x0, x1 = min(xs) - half - 0.3, max(xs) + half + 0.3
+    y0, y1 = min(ys) - 0.6, max(ys) + 0.9  # room for the title
+    width, height = max(x1 - x0, 4.0), max(y1 - y0, 2.0)
+    scale = min(1.0, _MAX_INCHES / max(width, height))
+    fig = Figure(figsize=(width * scale, height * scale), dpi=110)
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    ax.set_xlim(x0, x0 + width)
+    ax.set_ylim(y1 - height, y1)
+    ax.set_axis_off()
+    mono = {"family": _fonts()}
+    fs = _FONT * scale
+    boxes: dict[str, Any] = {}
+    statuses = set()
+    for n in sg.nodes:
+        oid = n["objectId"]
+        x, y = pos[oid]
+        fill, border, text = _colors(n["status"])
+        statuses.add(n["status"])
+        w = widths[oid]
+        box = FancyBboxPatch((x - w / 2, y - _BOX_H / 2), w, _BOX_H, boxstyle="round,pad=0,rounding_size=0.08",
+                             facecolor=fill, edgecolor=border, linewidth=1.2 * scale, zorder=3)
+        ax.add_patch(box)
+        boxes[oid] = box
+        ax.text(x, y + 0.06, _display(oid), ha="center", va="center", fontsize=fs, color=text, zorder=4,
+                fontdict=mono, fontweight="bold")
+        ax.text(x, y - 0.12, _display(n["objectType"]), ha="center", va="center", fontsize=fs * 0.8,
+                color=text, alpha=0.85, zorder=4, fontdict=mono)
+    show_labels = len(sg.edges) <= 200
+    out_deg: dict[str, int] = defaultdict(int)
+    in_deg: dict[str, int] = defaultdict(int)
+    for e in sg.edges:
+        out_deg[e["child"]] += 1
+        in_deg[e["parent"]] += 1
+    for e in sg.edges:
+        color, lw, dashed = LINK_STYLES[e["linkType"]]
+        a, b = e["child"], e["parent"]
+        rad = 0.0 if e["linkType"] == "dependent" else 0.18
+        if a == b:
+            continue  # a self-link: counted in the title, not drawable as an arrow here
+        arrow = FancyArrowPatch(
+            pos[a], pos[b], patchA=boxes[a], patchB=boxes[b], arrowstyle="-|>",
+            mutation_scale=11 * scale, color=color, linewidth=lw * scale,
+            linestyle=(0, (4, 3)) if dashed else "-", connectionstyle=f"arc3,rad={rad}", zorder=2,
+        )
+        ax.add_patch(arrow)
+        if show_labels:
+            # Put the label near the end where edges fan out, so siblings' labels do not pile up.
+            t = 0.5
+            if in_deg[b] > 1 >= out_deg[a]:
+                t = 0.3
+            elif out_deg[a] > 1 >= in_deg[b]:
+                t = 0.7
+            lx, ly = _arc_point(pos[a], pos[b], rad, t)
+            ax.text(lx, ly, _display(_edge_label(e)), ha="center", va="center", fontsize=fs * 0.75,
+                    color="#444444", zorder=5, fontdict=mono,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+    title = _title(sg) + (f"\n{sg.note}" if sg.note else "")
+    ax.text(x0 + 0.2, y1 - 0.15, title, ha="left", va="top", fontsize=fs * 1.1, color="#222222")
+    handles: list[Any] = [
+        Patch(facecolor=_colors(s)[0], edgecolor=_colors(s)[1], label=s)
+        for s in [*STATUS_COLORS, *sorted(str(s) for s in statuses - set(STATUS_COLORS))] if s in statuses
+    ]
+    handles += [Line2D([], [], color=LINK_STYLES[t][0], linestyle="--" if LINK_STYLES[t][2] else "-",
+                       linewidth=LINK_STYLES[t][1], label=f"{t} link")
+                for t in ("dependent", "independent") if any(e["linkType"] == t for e in sg.edges)]
+    if handles:
+        ax.legend(handles=handles, loc="upper right", fontsize=fs * 0.85, frameon=True, framealpha=0.9)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a glyph the font lacks is drawn as a box, not an error
+        fig.savefig(buf, format=fmt, facecolor="white", metadata=_metadata(fmt))
+    return buf.getvalue()
+
+
+def _arc_point(p0: tuple[float, float], p2: tuple[float, float], rad: float, t: float) -> tuple[float, float]:
+    """The point at ``t`` on matplotlib's ``arc3`` connection (a quadratic Bezier curve)."""
+    (x0, y0), (x2, y2) = p0, p2
+    cx, cy = (x0 + x2) / 2 + rad * (y2 - y0), (y0 + y2) / 2 - rad * (x2 - x0)
+    u = 1 - t
+    return u * u * x0 + 2 * u * t * cx + t * t * x2, u * u * y0 + 2 * u * t * cy + t * t * y2
+
+
+def _display(text: object) -> str:
+    """One line of drawable text: control characters shown as symbols, not obeyed."""
+    return "".join("\u21b5" if ch == "\n" else "\ufffd" if ord(ch) < 32 else ch for ch in str(text))
+
+
+def _fonts() -> list[str]:
+    """DejaVu Sans Mono (shipped with matplotlib) and, where installed, fonts with CJK glyphs."""
+    from matplotlib import font_manager
+
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    wanted = ["DejaVu Sans Mono", "Noto Sans Mono CJK JP", "Noto Sans CJK JP", "WenQuanYi Zen Hei",
+              "Droid Sans Fallback", "DejaVu Sans"]
+    return [name for name in wanted if name in have] or ["monospace"]
+
+
+def _metadata(fmt: str) -> dict[str, Any]:
+    # No date and no software version in the file: the same graph renders to the same bytes.
+    return {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
