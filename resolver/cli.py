@@ -163,6 +163,7 @@ def run(
 
     Exit 0 complete, 1 error/failed, 2 unusable input or unknown batch, 4 stopped while items
     await an external completion."""
+    adapter = make_adapter(adapter_spec)  # a bad spec must fail before anything is stored
     store = _store()
     if Path(target).exists():
         batch, errors = _load(target, batch_id, replace)
@@ -174,7 +175,6 @@ def run(
             sys.exit(1)
     else:
         store.status(target)  # UnknownBatchError (exit 2) before anything else
-    adapter = make_adapter(adapter_spec)
     with _dispatch_log(dispatch_log) as log, _progress_display(store, target) as on_progress:
         try:
             result = resolve(
@@ -363,14 +363,18 @@ def retry(
     batch_id: str, object_id: str | None, adapter_spec: str, dispatch_log: str | None, no_run: bool
 ) -> None:
     """Put failed and blocked items (all, or OBJECT_ID and what it blocked) back, and resume."""
+    adapter = make_adapter(adapter_spec)
     store = _store()
     n = store.retry(batch_id, object_id)
     click.echo(f"batch {batch_id}: {n} item(s) put back", err=True)
     if no_run:
+        adapter.close()
         return
-    adapter = make_adapter(adapter_spec)
     with _dispatch_log(dispatch_log) as log:
-        result = resolve(store, batch_id, adapter, on_message=log)
+        try:
+            result = resolve(store, batch_id, adapter, on_message=log)
+        finally:
+            adapter.close()
     _finish_run(store, result, False)
 
 
@@ -380,13 +384,15 @@ def schema() -> None:
     click.echo(json.dumps(Batch.model_json_schema(), indent=2))
 
 
-def _register_optional() -> None:
+def _register_commands() -> None:
+    from .cli_generate import generate
     from .cli_neo4j import neo4j
 
     cli.add_command(neo4j)
+    cli.add_command(generate)
 
 
-_register_optional()
+_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

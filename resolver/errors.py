@@ -13,7 +13,7 @@ code that the contract assigns to it, so the CLI maps errors to exits in one pla
     +-- BatchStateError (1)            the batch cannot be processed (status error/failed)
     +-- StoreUnavailableError (3)      the graph store cannot be reached or refused us
     +-- QueryError (1)                 a named query is missing or called with wrong parameters
-    +-- AdapterError (1)               an adapter is misconfigured (not a failed create)
+    +-- AdapterError (2)               an adapter spec is unusable (not a failed create)
 """
 
 from __future__ import annotations

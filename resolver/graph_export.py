@@ -301,7 +301,8 @@ def to_image(sg: Subgraph, fmt: str) -> bytes:
     half = max(widths.values(), default=1.0) / 2
     x0, x1 = min(xs) - half - 0.3, max(xs) + half + 0.3
     y0, y1 = min(ys) - 0.6, max(ys) + 0.9  # room for the title
-    width, height = max(x1 - x0, 4.0), max(y1 - y0, 2.0)
+    legend_width = 1.2 * (len(STATUS_COLORS) + 2) + 1.0  # the widest legend row, inches
+    width, height = max(x1 - x0, legend_width), max(y1 - y0, 2.0)
     scale = min(1.0, _MAX_INCHES / max(width, height))
     fig = Figure(figsize=(width * scale, height * scale), dpi=110)
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
@@ -348,9 +349,9 @@ def to_image(sg: Subgraph, fmt: str) -> bytes:
             # Put the label near the end where edges fan out, so siblings' labels do not pile up.
             t = 0.5
             if in_deg[b] > 1 >= out_deg[a]:
-                t = 0.3
+                t = 0.35
             elif out_deg[a] > 1 >= in_deg[b]:
-                t = 0.7
+                t = 0.6
             lx, ly = _arc_point(pos[a], pos[b], rad, t)
             ax.text(lx, ly, _display(_edge_label(e)), ha="center", va="center", fontsize=fs * 0.75,
                     color="#444444", zorder=5, fontdict=mono,
@@ -365,7 +366,10 @@ def to_image(sg: Subgraph, fmt: str) -> bytes:
                        linewidth=LINK_STYLES[t][1], label=f"{t} link")
                 for t in ("dependent", "independent") if any(e["linkType"] == t for e in sg.edges)]
     if handles:
-        ax.legend(handles=handles, loc="upper right", fontsize=fs * 0.85, frameon=True, framealpha=0.9)
+        # One row under the title, in the band above the top layer, so it never covers a box.
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(x0 + 0.1, y1 - 0.32),
+                  bbox_transform=ax.transData, ncol=len(handles), fontsize=fs * 0.8, frameon=False,
+                  handlelength=1.6, columnspacing=1.2, borderaxespad=0)
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a glyph the font lacks is drawn as a box, not an error
