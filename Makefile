@@ -29,7 +29,8 @@ lint: install
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -q
+	sh tests/browser_setup.sh
+	$(BIN)/pytest -q -p no:cacheprovider
 
 neo4j-start: install
 	$(RESOLVER) neo4j start

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import os
 import resource
@@ -144,13 +145,17 @@ def profile_completion(store: Any, batch_id: str, sample: int) -> dict[str, Any]
         tx = session.begin_transaction()
         try:
             claimed, claim_hits = profiled(
-                tx, "claim_objects", batchId=batch_id, limit=sample, worker="bench-profile",
-                leaseUntil=time.time() + 600)
+                tx,
+                "claim_objects",
+                batchId=batch_id,
+                limit=sample,
+                worker="bench-profile",
+                leaseUntil=time.time() + 600,
+            )
             ids = [r["objectId"] for r in claimed]
             items = [{"objectId": i, "identifierIds": json.dumps({"id": f"sim-{i}"})} for i in ids]
             per_query = {}
-            _, per_query["complete_objects"] = profiled(
-                tx, "complete_objects", batchId=batch_id, items=items)
+            _, per_query["complete_objects"] = profiled(tx, "complete_objects", batchId=batch_id, items=items)
             for name in ("release_links", "release_children"):
                 _, per_query[name] = profiled(tx, name, batchId=batch_id, ids=ids)
         finally:
@@ -183,34 +188,70 @@ def sizes(text: str) -> list[int]:
 
 
 def fmt_n(n: int) -> str:
-    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else (
-        f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n))
+    return (
+        f"{n // 1_000_000}M"
+        if n >= 1_000_000 and n % 1_000_000 == 0
+        else (f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n))
+    )
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ("store", "objects", "links", "parse", "load", "validate", "resolve", "total", "items/s",
-            "peak RSS MiB (load/val/end)", "x floor")
+    head = (
+        "store",
+        "objects",
+        "links",
+        "parse",
+        "load",
+        "validate",
+        "resolve",
+        "total",
+        "items/s",
+        "peak RSS MiB (load/val/end)",
+        "x floor",
+    )
     lines = [head]
     floors = {r["objects"]: r["walk"] for r in rows if r["store"] == "floor"}
     for r in rows:
         items = r["objects"] + r["links"]
         if r["store"] == "floor":
             work = r["walk"]
-            cells = ("floor", fmt_n(r["objects"]), fmt_n(r["links"]), f"{r['parse']:.2f}", "-", "-",
-                     f"{work:.2f}", f"{work:.2f}", f"{items / work:,.0f}", f"{r['rss']:,.0f}", "1.0")
+            cells = (
+                "floor",
+                fmt_n(r["objects"]),
+                fmt_n(r["links"]),
+                f"{r['parse']:.2f}",
+                "-",
+                "-",
+                f"{work:.2f}",
+                f"{work:.2f}",
+                f"{items / work:,.0f}",
+                f"{r['rss']:,.0f}",
+                "1.0",
+            )
         else:
             work = r["load"] + r["validate"] + r["resolve"]
             floor = floors.get(r["objects"])
-            cells = (r["store"], fmt_n(r["objects"]), fmt_n(r["links"]), f"{r['parse']:.2f}",
-                     f"{r['load']:.2f}", f"{r['validate']:.2f}", f"{r['resolve']:.2f}", f"{work:.2f}",
-                     f"{items / work:,.0f}",
-                     f"{r['rss_load']:,.0f} / {r['rss_validate']:,.0f} / {r['rss']:,.0f}",
-                     f"{work / floor:.1f}" if floor else "-")
+            cells = (
+                r["store"],
+                fmt_n(r["objects"]),
+                fmt_n(r["links"]),
+                f"{r['parse']:.2f}",
+                f"{r['load']:.2f}",
+                f"{r['validate']:.2f}",
+                f"{r['resolve']:.2f}",
+                f"{work:.2f}",
+                f"{items / work:,.0f}",
+                f"{r['rss_load']:,.0f} / {r['rss_validate']:,.0f} / {r['rss']:,.0f}",
+                f"{work / floor:.1f}" if floor else "-",
+            )
         lines.append(cells)
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     return "\n".join(
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True)))
-        for line in lines)
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in lines
+    )
 
 
 def ratios(rows: list[dict[str, Any]]) -> Iterable[str]:
@@ -219,22 +260,37 @@ def ratios(rows: list[dict[str, Any]]) -> Iterable[str]:
 
     for store in STORES:
         mine = sorted((r for r in rows if r["store"] == store), key=lambda r: r["objects"])
-        for small, big in zip(mine, mine[1:], strict=False):
+        for small, big in itertools.pairwise(mine):
             parts = ""
             if store != "floor":
-                parts = "  (" + ", ".join(
-                    f"{k} {big[k] / max(small[k], 1e-9):.1f}" for k in ("load", "validate", "resolve")) + ")"
-            yield (f"{store:7} T({fmt_n(big['objects'])})/T({fmt_n(small['objects'])}) = "
-                   f"{total(big) / total(small):.1f}  for {big['objects'] / small['objects']:.0f}x the items"
-                   + parts)
+                parts = (
+                    "  ("
+                    + ", ".join(
+                        f"{k} {big[k] / max(small[k], 1e-9):.1f}" for k in ("load", "validate", "resolve")
+                    )
+                    + ")"
+                )
+            yield (
+                f"{store:7} T({fmt_n(big['objects'])})/T({fmt_n(small['objects'])}) = "
+                f"{total(big) / total(small):.1f}  for {big['objects'] / small['objects']:.0f}x the items"
+                + parts
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=sizes, default=[10_000, 100_000],
-                        help="objects per batch for Neo4j and the floor (links = 2 x objects)")
-    parser.add_argument("--memory-sizes", type=sizes, default=[10_000, 100_000, 1_000_000],
-                        help="objects per batch for the memory store (and the floor)")
+    parser.add_argument(
+        "--sizes",
+        type=sizes,
+        default=[10_000, 100_000],
+        help="objects per batch for Neo4j and the floor (links = 2 x objects)",
+    )
+    parser.add_argument(
+        "--memory-sizes",
+        type=sizes,
+        default=[10_000, 100_000, 1_000_000],
+        help="objects per batch for the memory store (and the floor)",
+    )
     parser.add_argument("--skip-neo4j", action="store_true")
     parser.add_argument("--shape", default="layered")
     parser.add_argument("--seed", type=int, default=1)
@@ -258,11 +314,16 @@ def main(argv: list[str] | None = None) -> None:
             path = Path(tmp) / f"bench-{n}.json"
             t0 = time.perf_counter()
             stream_batch(path, n, 2 * n, args.seed, args.shape, args.existing)
-            print(f"# {fmt_n(n)} objects: batch generated in {time.perf_counter() - t0:.1f}s "
-                  f"({path.stat().st_size / 2**20:.0f} MiB)", file=sys.stderr, flush=True)
+            print(
+                f"# {fmt_n(n)} objects: batch generated in {time.perf_counter() - t0:.1f}s "
+                f"({path.stat().st_size / 2**20:.0f} MiB)",
+                file=sys.stderr,
+                flush=True,
+            )
             for store in STORES:
                 if (store == "memory" and n not in args.memory_sizes) or (
-                        store == "neo4j" and n not in neo4j_sizes):
+                    store == "neo4j" and n not in neo4j_sizes
+                ):
                     continue
                 batch_id = f"bench-{args.shape}-{n}-{os.getpid()}"
                 r = spawn(store, path, batch_id, args.sample)
@@ -270,9 +331,11 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"#   {store}: {r['wall']:.1f}s wall", file=sys.stderr, flush=True)
             path.unlink()
 
-    print(f"shape {args.shape}, seed {args.seed}, existing {args.existing}; links = 2 x objects, "
-          "items = objects + links; seconds; total = load + validate + resolve (parse = reading the "
-          "file, not in total); x floor = total / graphlib walk")
+    print(
+        f"shape {args.shape}, seed {args.seed}, existing {args.existing}; links = 2 x objects, "
+        "items = objects + links; seconds; total = load + validate + resolve (parse = reading the "
+        "file, not in total); x floor = total / graphlib walk"
+    )
     print(table(rows))
     print()
     for line in ratios(rows):
@@ -284,8 +347,10 @@ def main(argv: list[str] | None = None) -> None:
         for r in profiled:
             p = r["profile"]
             parts = ", ".join(f"{k} {v:,.0f}" for k, v in p["per_item"].items())
-            print(f"  {fmt_n(r['objects'])}: {p['items']} items: claim_objects {p['claim_per_item']:,.0f}; "
-                  f"completion {p['completion_per_item']:,.0f} = {parts}")
+            print(
+                f"  {fmt_n(r['objects'])}: {p['items']} items: claim_objects {p['claim_per_item']:,.0f}; "
+                f"completion {p['completion_per_item']:,.0f} = {parts}"
+            )
 
 
 if __name__ == "__main__":

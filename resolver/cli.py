@@ -387,9 +387,10 @@ def schema() -> None:
 def _register_commands() -> None:
     from .cli_generate import generate
     from .cli_neo4j import neo4j
+    from .cli_views import browse, explain, graph
 
-    cli.add_command(neo4j)
-    cli.add_command(generate)
+    for command in (neo4j, generate, explain, graph, browse):
+        cli.add_command(command)
 
 
 _register_commands()

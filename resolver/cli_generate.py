@@ -10,22 +10,64 @@ __all__ = ["generate"]
 
 
 @click.command("generate")
-@click.option("--objects", "n_objects", type=click.IntRange(min=0), default=1000, show_default=True,
-              help="Number of objects.")
-@click.option("--links", "n_links", type=click.IntRange(min=0), default=None,
-              help="Number of links  [default: twice the objects].")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Random seed: the same arguments always give the same batch.")
-@click.option("--shape", type=click.Choice(SHAPES), default="layered", show_default=True,
-              help="What the dependent links look like.")
-@click.option("--existing", type=click.FloatRange(0.0, 1.0), default=0.1, show_default=True,
-              help="Share of objects that already exist (carry identifierIds).")
-@click.option("--batch-id", default=None,
-              help="The batchId written in the file (default: none, so loading generates one).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, allow_dash=True),
-              default="-", show_default=True, help="Output file ('-' = stdout).")
-def generate(n_objects: int, n_links: int | None, seed: int, shape: str, existing: float,
-             batch_id: str | None, output: str) -> None:
+@click.option(
+    "--objects",
+    "n_objects",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Number of objects.",
+)
+@click.option(
+    "--links",
+    "n_links",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Number of links  [default: twice the objects].",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Random seed: the same arguments always give the same batch.",
+)
+@click.option(
+    "--shape",
+    type=click.Choice(SHAPES),
+    default="layered",
+    show_default=True,
+    help="What the dependent links look like.",
+)
+@click.option(
+    "--existing",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.1,
+    show_default=True,
+    help="Share of objects that already exist (carry identifierIds).",
+)
+@click.option(
+    "--batch-id",
+    default=None,
+    help="The batchId written in the file (default: none, so loading generates one).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    default="-",
+    show_default=True,
+    help="Output file ('-' = stdout).",
+)
+def generate(
+    n_objects: int,
+    n_links: int | None,
+    seed: int,
+    shape: str,
+    existing: float,
+    batch_id: str | None,
+    output: str,
+) -> None:
     """Write a synthetic batch (compact JSON) that loads and validates without errors.
 
     Objects are typed by layer (t0, t1, ...), about 60% of the links are dependent (a fifth of

@@ -145,8 +145,7 @@ class _Generator:
             self.layer = bytearray(int(rand() * n_layers) for _ in range(n))
         elif shape == "fan-in":
             rest = max(1, n_layers - 1)
-            self.layer = bytearray(
-                0 if i < self.hubs else min(n_layers - 1, 1 + i % rest) for i in range(n))
+            self.layer = bytearray(0 if i < self.hubs else min(n_layers - 1, 1 + i % rest) for i in range(n))
         elif shape == "fan-out":
             rest = max(1, n_layers - 1)
             sinks = n - self.hubs
@@ -166,8 +165,7 @@ class _Generator:
         ids, types, layer, existing = self.ids, self.types, self.layer, self.existing
         for i in range(self.n):
             if existing[i]:
-                yield {"objectId": ids[i], "objectType": types[layer[i]],
-                       "identifierIds": {"id": f"ext-{i}"}}
+                yield {"objectId": ids[i], "objectType": types[layer[i]], "identifierIds": {"id": f"ext-{i}"}}
             else:
                 yield {"objectId": ids[i], "objectType": types[layer[i]]}
 
@@ -179,8 +177,9 @@ class _Generator:
 
     def link_tags(self) -> dict[str, dict[str, str]]:
         types, names = self.types, self.tag_names
-        return {names[c][p]: {"childType": types[c], "parentType": types[p]}
-                for c, p in sorted(self.used_tags)}
+        return {
+            names[c][p]: {"childType": types[c], "parentType": types[p]} for c, p in sorted(self.used_tags)
+        }
 
     def links(self) -> Iterator[dict[str, Any]]:
         """Exactly round(60%) dependent links (a fifth of them separate), in random order: each

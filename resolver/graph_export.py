@@ -34,9 +34,9 @@ __all__ = [
     "export",
     "to_dot",
     "to_graphml",
+    "to_image",
     "to_json",
     "to_mermaid",
-    "to_image",
 ]
 
 FORMATS = ("dot", "mermaid", "graphml", "json", "png", "svg")
@@ -71,7 +71,11 @@ def _edge_label(e: dict[str, Any]) -> str:
 
 def _title(sg: Subgraph) -> str:
     where = f" around {sg.around} (depth {sg.depth})" if sg.around is not None else ""
-    return f"batch {sg.batch_id}{where}: {len(sg.nodes)} objects, {len(sg.edges)} links"
+    return f"batch {sg.batch_id}{where}: {_count(len(sg.nodes), 'object')}, {_count(len(sg.edges), 'link')}"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def export(sg: Subgraph, fmt: str) -> bytes:
@@ -115,14 +119,14 @@ def to_dot(sg: Subgraph) -> str:
         fill, border, text = _colors(n["status"])
         label = f"{n['objectId']}\n{n['objectType']}"
         lines.append(
-            f"  {_dot_str(n['objectId'])} [label={_dot_str(label)}, fillcolor=\"{fill}\", "
-            f"color=\"{border}\", fontcolor=\"{text}\", tooltip={_dot_str(n['status'])}];"
+            f'  {_dot_str(n["objectId"])} [label={_dot_str(label)}, fillcolor="{fill}", '
+            f'color="{border}", fontcolor="{text}", tooltip={_dot_str(n["status"])}];'
         )
     for e in sg.edges:
         color, width, dashed = LINK_STYLES[e["linkType"]]
         lines.append(
             f"  {_dot_str(e['child'])} -> {_dot_str(e['parent'])} [id={_dot_str(e['linkId'])}, "
-            f"label={_dot_str(_edge_label(e))}, color=\"{color}\", penwidth={width:g}, "
+            f'label={_dot_str(_edge_label(e))}, color="{color}", penwidth={width:g}, '
             f"style={'dashed' if dashed else 'solid'}];"
         )
     lines.append("}")
@@ -190,12 +194,22 @@ def _xml_safe(value: object) -> str:
 def to_graphml(sg: Subgraph) -> bytes:
     g = nx.MultiDiGraph(batchId=_xml_safe(sg.batch_id), note=_xml_safe(sg.note or ""))
     for n in sg.nodes:
-        g.add_node(_xml_safe(n["objectId"]), objectType=_xml_safe(n["objectType"]),
-                   status=_xml_safe(n["status"]), color=_colors(n["status"])[0])
+        g.add_node(
+            _xml_safe(n["objectId"]),
+            objectType=_xml_safe(n["objectType"]),
+            status=_xml_safe(n["status"]),
+            color=_colors(n["status"])[0],
+        )
     for e in sg.edges:
-        g.add_edge(_xml_safe(e["child"]), _xml_safe(e["parent"]), key=_xml_safe(e["linkId"]),
-                   linkId=_xml_safe(e["linkId"]), linkTag=_xml_safe(e["linkTag"]),
-                   linkType=e["linkType"], status=_xml_safe(e["status"]))
+        g.add_edge(
+            _xml_safe(e["child"]),
+            _xml_safe(e["parent"]),
+            key=_xml_safe(e["linkId"]),
+            linkId=_xml_safe(e["linkId"]),
+            linkTag=_xml_safe(e["linkTag"]),
+            linkType=e["linkType"],
+            status=_xml_safe(e["status"]),
+        )
     buf = io.BytesIO()
     nx.write_graphml(g, buf, encoding="utf-8")
     return buf.getvalue()
@@ -214,6 +228,8 @@ _CHAR = 0.6 * _FONT / 72  # inches per character of DejaVu Sans Mono
 _BOX_H = 0.42
 _MAX_ROW = 40  # objects per drawn row; a wider layer wraps
 _MAX_INCHES = 120.0
+_MAX_PIXELS = 8e6  # a 5000-object batch draws small (--around reads better) and stays ~10 MB
+_DETAIL = 400  # above this many objects or links, draw lighter (no type line, plain lines)
 
 
 def _text_width(text: str) -> float:
@@ -226,8 +242,11 @@ def layered_layout(sg: Subgraph) -> tuple[dict[str, tuple[float, float]], dict[s
     (cycles of an invalid batch are collapsed to one layer), barycentre ordering in each layer."""
     dep = nx.DiGraph()
     dep.add_nodes_from(n["objectId"] for n in sg.nodes)
-    dep.add_edges_from((e["parent"], e["child"]) for e in sg.edges
-                       if e["linkType"] == "dependent" and e["child"] != e["parent"])
+    dep.add_edges_from(
+        (e["parent"], e["child"])
+        for e in sg.edges
+        if e["linkType"] == "dependent" and e["child"] != e["parent"]
+    )
     cond = nx.condensation(dep)
     rank: dict[int, int] = {}
     for c in nx.topological_sort(cond):
@@ -237,22 +256,43 @@ def layered_layout(sg: Subgraph) -> tuple[dict[str, tuple[float, float]], dict[s
     for oid in dep.nodes:  # in the subgraph's (sorted) node order
         layers[rank[members[oid]]].append(oid)
     rows = _wrap([layers[k] for k in sorted(layers)])
-    _order(rows, [(e["child"], e["parent"]) for e in sg.edges])
-    widths = {oid: max(_text_width(oid), _text_width(_type_of(sg, oid)) * 0.85) + 0.3 for oid in dep}
-    pos: dict[str, tuple[float, float]] = {}
-    for r, row in enumerate(rows):
-        total = sum(widths[o] for o in row) + _GAP * (len(row) - 1)
-        x = -total / 2
-        for oid in row:
-            pos[oid] = (x + widths[oid] / 2, -r * _ROW)
-            x += widths[oid] + _GAP
+    edges = [(e["child"], e["parent"]) for e in sg.edges]
+    _order(rows, edges)
+    types = {n["objectId"]: str(n["objectType"]) for n in sg.nodes}
+    widths = {oid: max(_text_width(oid), _text_width(types[oid]) * 0.85) + 0.3 for oid in dep}
+    xs = _positions(rows, edges, widths)
+    pos = {oid: (xs[oid], -r * _ROW) for r, row in enumerate(rows) for oid in row}
     return pos, widths
 
 
-def _type_of(sg: Subgraph, oid: str) -> str:
-    if "_types" not in sg.extra:
-        sg.extra["_types"] = {n["objectId"]: str(n["objectType"]) for n in sg.nodes}
-    return str(sg.extra["_types"][oid])
+def _positions(
+    rows: list[list[str]], edges: list[tuple[str, str]], widths: dict[str, float], sweeps: int = 6
+) -> dict[str, float]:
+    """x of each box: first packed and centred, then pulled towards the mean x of its linked
+    boxes row by row, keeping the order and the gaps (so a parent sits above its children)."""
+    nbrs: dict[str, list[str]] = defaultdict(list)
+    for a, b in edges:
+        if a != b:
+            nbrs[a].append(b)
+            nbrs[b].append(a)
+    x: dict[str, float] = {}
+    for row in rows:
+        total = sum(widths[o] for o in row) + _GAP * (len(row) - 1)
+        left = -total / 2
+        for oid in row:
+            x[oid] = left + widths[oid] / 2
+            left += widths[oid] + _GAP
+    for sweep in range(sweeps):
+        for row in rows if sweep % 2 == 0 else reversed(rows):
+            want = [sum(x[n] for n in nbrs[o]) / len(nbrs[o]) if nbrs[o] else x[o] for o in row]
+            placed = list(want)
+            for i in range(1, len(row)):  # push right to keep the gaps, in order
+                least = placed[i - 1] + (widths[row[i - 1]] + widths[row[i]]) / 2 + _GAP
+                placed[i] = max(placed[i], least)
+            shift = sum(w - p for w, p in zip(want, placed, strict=True)) / max(len(row), 1)
+            for oid, p in zip(row, placed, strict=True):
+                x[oid] = p + shift
+    return x
 
 
 def _wrap(layers: list[list[str]]) -> list[list[str]]:
@@ -286,8 +326,7 @@ def _order(rows: list[list[str]], edges: Iterable[tuple[str, str]], sweeps: int 
 def to_image(sg: Subgraph, fmt: str) -> bytes:
     try:
         from matplotlib.figure import Figure
-        from matplotlib.lines import Line2D
-        from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
+        from matplotlib.patches import FancyBboxPatch
     except ImportError:
         raise UsageError(
             f"{fmt.upper()} output needs matplotlib (pip install matplotlib); "
@@ -302,9 +341,12 @@ def to_image(sg: Subgraph, fmt: str) -> bytes:
     x0, x1 = min(xs) - half - 0.3, max(xs) + half + 0.3
     y0, y1 = min(ys) - 0.6, max(ys) + 0.9  # room for the title
     legend_width = 1.2 * (len(STATUS_COLORS) + 2) + 1.0  # the widest legend row, inches
+    if x1 - x0 < legend_width:  # a narrow graph: widen the page on both sides, keep it centred
+        x0 -= (legend_width - (x1 - x0)) / 2
     width, height = max(x1 - x0, legend_width), max(y1 - y0, 2.0)
     scale = min(1.0, _MAX_INCHES / max(width, height))
-    fig = Figure(figsize=(width * scale, height * scale), dpi=110)
+    dpi = min(110.0, (_MAX_PIXELS / (width * height * scale * scale)) ** 0.5)
+    fig = Figure(figsize=(width * scale, height * scale), dpi=dpi)
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.set_xlim(x0, x0 + width)
     ax.set_ylim(y1 - height, y1)
@@ -319,14 +361,91 @@ def to_image(sg: Subgraph, fmt: str) -> bytes:
         fill, border, text = _colors(n["status"])
         statuses.add(n["status"])
         w = widths[oid]
-        box = FancyBboxPatch((x - w / 2, y - _BOX_H / 2), w, _BOX_H, boxstyle="round,pad=0,rounding_size=0.08",
-                             facecolor=fill, edgecolor=border, linewidth=1.2 * scale, zorder=3)
+        box = FancyBboxPatch(
+            (x - w / 2, y - _BOX_H / 2),
+            w,
+            _BOX_H,
+            boxstyle="round,pad=0,rounding_size=0.08",
+            facecolor=fill,
+            edgecolor=border,
+            linewidth=1.2 * scale,
+            zorder=3,
+        )
         ax.add_patch(box)
         boxes[oid] = box
-        ax.text(x, y + 0.06, _display(oid), ha="center", va="center", fontsize=fs, color=text, zorder=4,
-                fontdict=mono, fontweight="bold")
-        ax.text(x, y - 0.12, _display(n["objectType"]), ha="center", va="center", fontsize=fs * 0.8,
-                color=text, alpha=0.85, zorder=4, fontdict=mono)
+        detail = len(sg.nodes) <= _DETAIL
+        ax.text(
+            x,
+            y + (0.06 if detail else 0.0),
+            _display(oid),
+            ha="center",
+            va="center",
+            fontsize=fs,
+            color=text,
+            zorder=4,
+            fontdict=mono,
+            fontweight="bold",
+        )
+        if detail:
+            ax.text(
+                x,
+                y - 0.12,
+                _display(n["objectType"]),
+                ha="center",
+                va="center",
+                fontsize=fs * 0.8,
+                color=text,
+                alpha=0.85,
+                zorder=4,
+                fontdict=mono,
+            )
+    if len(sg.edges) > _DETAIL:
+        _plain_edges(ax, sg, pos, scale)
+    else:
+        _arrows(ax, sg, pos, boxes, scale, fs, mono)
+    _legend(ax, sg, statuses, x0, y1, fs)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a glyph the font lacks is drawn as a box, not an error
+        fig.savefig(buf, format=fmt, facecolor="white", metadata=_metadata(fmt))
+    return buf.getvalue()
+
+
+def _plain_edges(ax: Any, sg: Subgraph, pos: dict[str, tuple[float, float]], scale: float) -> None:
+    """Many links: straight lines under the boxes, one collection per link type (fast); the
+    layering still tells the parent, the upper end."""
+    from matplotlib.collections import LineCollection
+
+    for link_type, (color, lw, dashed) in LINK_STYLES.items():
+        segments = [
+            (pos[e["child"]], pos[e["parent"]])
+            for e in sg.edges
+            if e["linkType"] == link_type and e["child"] != e["parent"]
+        ]
+        if segments:
+            ax.add_collection(
+                LineCollection(
+                    segments,
+                    colors=color,
+                    linewidths=lw * scale * 0.7,
+                    linestyles="dashed" if dashed else "solid",
+                    zorder=2,
+                )
+            )
+
+
+def _arrows(
+    ax: Any,
+    sg: Subgraph,
+    pos: dict[str, tuple[float, float]],
+    boxes: dict[str, Any],
+    scale: float,
+    fs: float,
+    mono: dict[str, Any],
+) -> None:
+    """Arrows clipped at the boxes, independent links curved a little, tags as labels."""
+    from matplotlib.patches import FancyArrowPatch
+
     show_labels = len(sg.edges) <= 200
     out_deg: dict[str, int] = defaultdict(int)
     in_deg: dict[str, int] = defaultdict(int)
@@ -339,12 +458,21 @@ def to_image(sg: Subgraph, fmt: str) -> bytes:
         rad = 0.0 if e["linkType"] == "dependent" else 0.18
         if a == b:
             continue  # a self-link: counted in the title, not drawable as an arrow here
-        arrow = FancyArrowPatch(
-            pos[a], pos[b], patchA=boxes[a], patchB=boxes[b], arrowstyle="-|>",
-            mutation_scale=11 * scale, color=color, linewidth=lw * scale,
-            linestyle=(0, (4, 3)) if dashed else "-", connectionstyle=f"arc3,rad={rad}", zorder=2,
+        ax.add_patch(
+            FancyArrowPatch(
+                pos[a],
+                pos[b],
+                patchA=boxes[a],
+                patchB=boxes[b],
+                arrowstyle="-|>",
+                mutation_scale=11 * scale,
+                color=color,
+                linewidth=lw * scale,
+                linestyle=(0, (4, 3)) if dashed else "-",
+                connectionstyle=f"arc3,rad={rad}",
+                zorder=2,
+            )
         )
-        ax.add_patch(arrow)
         if show_labels:
             # Put the label near the end where edges fan out, so siblings' labels do not pile up.
             t = 0.5
@@ -353,28 +481,57 @@ def to_image(sg: Subgraph, fmt: str) -> bytes:
             elif out_deg[a] > 1 >= in_deg[b]:
                 t = 0.6
             lx, ly = _arc_point(pos[a], pos[b], rad, t)
-            ax.text(lx, ly, _display(_edge_label(e)), ha="center", va="center", fontsize=fs * 0.75,
-                    color="#444444", zorder=5, fontdict=mono,
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+            ax.text(
+                lx,
+                ly,
+                _display(_edge_label(e)),
+                ha="center",
+                va="center",
+                fontsize=fs * 0.75,
+                color="#444444",
+                zorder=5,
+                fontdict=mono,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+            )
+
+
+def _legend(ax: Any, sg: Subgraph, statuses: set[str], x0: float, y1: float, fs: float) -> None:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     title = _title(sg) + (f"\n{sg.note}" if sg.note else "")
     ax.text(x0 + 0.2, y1 - 0.15, title, ha="left", va="top", fontsize=fs * 1.1, color="#222222")
     handles: list[Any] = [
         Patch(facecolor=_colors(s)[0], edgecolor=_colors(s)[1], label=s)
-        for s in [*STATUS_COLORS, *sorted(str(s) for s in statuses - set(STATUS_COLORS))] if s in statuses
+        for s in [*STATUS_COLORS, *sorted(str(s) for s in statuses - set(STATUS_COLORS))]
+        if s in statuses
     ]
-    handles += [Line2D([], [], color=LINK_STYLES[t][0], linestyle="--" if LINK_STYLES[t][2] else "-",
-                       linewidth=LINK_STYLES[t][1], label=f"{t} link")
-                for t in ("dependent", "independent") if any(e["linkType"] == t for e in sg.edges)]
+    handles += [
+        Line2D(
+            [],
+            [],
+            color=LINK_STYLES[t][0],
+            linestyle="--" if LINK_STYLES[t][2] else "-",
+            linewidth=LINK_STYLES[t][1],
+            label=f"{t} link",
+        )
+        for t in ("dependent", "independent")
+        if any(e["linkType"] == t for e in sg.edges)
+    ]
     if handles:
         # One row under the title, in the band above the top layer, so it never covers a box.
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(x0 + 0.1, y1 - 0.32),
-                  bbox_transform=ax.transData, ncol=len(handles), fontsize=fs * 0.8, frameon=False,
-                  handlelength=1.6, columnspacing=1.2, borderaxespad=0)
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a glyph the font lacks is drawn as a box, not an error
-        fig.savefig(buf, format=fmt, facecolor="white", metadata=_metadata(fmt))
-    return buf.getvalue()
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(x0 + 0.1, y1 - 0.32),
+            bbox_transform=ax.transData,
+            ncol=len(handles),
+            fontsize=fs * 0.8,
+            frameon=False,
+            handlelength=1.6,
+            columnspacing=1.2,
+            borderaxespad=0,
+        )
 
 
 def _arc_point(p0: tuple[float, float], p2: tuple[float, float], rad: float, t: float) -> tuple[float, float]:
@@ -395,8 +552,14 @@ def _fonts() -> list[str]:
     from matplotlib import font_manager
 
     have = {f.name for f in font_manager.fontManager.ttflist}
-    wanted = ["DejaVu Sans Mono", "Noto Sans Mono CJK JP", "Noto Sans CJK JP", "WenQuanYi Zen Hei",
-              "Droid Sans Fallback", "DejaVu Sans"]
+    wanted = [
+        "DejaVu Sans Mono",
+        "Noto Sans Mono CJK JP",
+        "Noto Sans CJK JP",
+        "WenQuanYi Zen Hei",
+        "Droid Sans Fallback",
+        "DejaVu Sans",
+    ]
     return [name for name in wanted if name in have] or ["monospace"]
 
 

@@ -15,8 +15,9 @@ they show, not the size of the batch. Each store has its own implementation
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import UsageError
@@ -26,6 +27,7 @@ __all__ = [
     "MAX_GRAPH_NODES",
     "ExplainLimits",
     "Subgraph",
+    "batch_status",
     "explain",
     "explain_text",
     "subgraph",
@@ -54,12 +56,19 @@ class Subgraph:
     depth: int | None = None
     truncated: bool = False
     note: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(
-        cls, batch_id: str, nodes: list[dict[str, Any]], edges: list[dict[str, Any]], *,
-        around: str | None, depth: int, total: int | None, truncated: bool, max_nodes: int,
+        cls,
+        batch_id: str,
+        nodes: list[dict[str, Any]],
+        edges: list[dict[str, Any]],
+        *,
+        around: str | None,
+        depth: int,
+        total: int | None,
+        truncated: bool,
+        max_nodes: int,
     ) -> Subgraph:
         nodes.sort(key=lambda n: (n["objectId"] != around, n["objectId"]))
         edges.sort(key=lambda e: e["linkId"])
@@ -67,11 +76,15 @@ class Subgraph:
         if truncated:
             if around is None:
                 of = f" of {total}" if total is not None else ""
-                note = (f"showing {len(nodes)}{of} objects (the cap is {max_nodes}); "
-                        "use --around OBJECT_ID --depth N to look at one part")
+                note = (
+                    f"showing {len(nodes)}{of} objects (the cap is {max_nodes}); "
+                    "use --around OBJECT_ID --depth N to look at one part"
+                )
             else:
-                note = (f"stopped at {len(nodes)} objects within {depth} hops of {around!r} "
-                        f"(the cap is {max_nodes}); lower --depth")
+                note = (
+                    f"stopped at {len(nodes)} objects within {depth} hops of {around!r} "
+                    f"(the cap is {max_nodes}); lower --depth"
+                )
         return cls(batch_id, nodes, edges, around, None if around is None else depth, truncated, note)
 
     def to_json(self) -> dict[str, Any]:
@@ -87,7 +100,9 @@ class Subgraph:
 # -- dispatch -----------------------------------------------------------------------------------
 
 
-def explain(store: Any, batch_id: str, object_id: str, *, limits: ExplainLimits | None = None) -> dict[str, Any]:
+def explain(
+    store: Any, batch_id: str, object_id: str, *, limits: ExplainLimits | None = None
+) -> dict[str, Any]:
     """Why ``object_id`` is in its state; UnknownBatchError / UnknownItemError for unknown ids."""
     limits = limits or ExplainLimits()
     if store.name == "memory":
@@ -101,8 +116,26 @@ def explain(store: Any, batch_id: str, object_id: str, *, limits: ExplainLimits 
     raise UsageError(f"explain does not support the {store.name!r} store")
 
 
+def batch_status(store: Any, batch_id: str) -> str:
+    """The batch's status by one index seek (``status`` counts the whole batch); raises
+    UnknownBatchError."""
+    if store.name == "memory":
+        from .store import memory_views
+
+        return memory_views.batch_status(store, batch_id)
+    if store.name == "neo4j":
+        from .store import neo4j_views
+
+        return neo4j_views.batch_status(store, batch_id)
+    raise UsageError(f"unsupported store {store.name!r}")
+
+
 def subgraph(
-    store: Any, batch_id: str, around: str | None = None, depth: int = 2, *,
+    store: Any,
+    batch_id: str,
+    around: str | None = None,
+    depth: int = 2,
+    *,
     max_nodes: int = MAX_GRAPH_NODES,
 ) -> Subgraph:
     """Objects within ``depth`` links of ``around`` (either direction), or the whole batch when
@@ -160,8 +193,12 @@ def ancestors_search(
     out: dict[str, Any] = {"waitingOn": [], "waitingOnTruncated": False, "rootCause": None}
     if status == "failed":
         me = lookup(object_id)
-        out["rootCause"] = {"objectId": object_id, "status": "failed",
-                            "reason": me and me.get("reason"), "path": [object_id]}
+        out["rootCause"] = {
+            "objectId": object_id,
+            "status": "failed",
+            "reason": me and me.get("reason"),
+            "path": [object_id],
+        }
         return out
     if status not in ("waiting", "blocked"):
         return out
@@ -199,8 +236,12 @@ def ancestors_search(
     if status == "blocked" and blocked_by:
         hit = next((f for f in found if f["objectId"] == blocked_by), None)
         root = hit or lookup(blocked_by) or {"objectId": blocked_by, "status": None}
-        out["rootCause"] = {"objectId": blocked_by, "status": root.get("status"),
-                            "reason": root.get("reason"), "path": hit["path"] if hit else None}
+        out["rootCause"] = {
+            "objectId": blocked_by,
+            "status": root.get("status"),
+            "reason": root.get("reason"),
+            "path": hit["path"] if hit else None,
+        }
     return out
 
 
@@ -219,8 +260,16 @@ def _path(came_from: Mapping[str, str | None], oid: str) -> list[str]:
 
 
 def link_entry(
-    object_id: str, link_id: str, link_tag: str, dependent: bool, separate: bool, status: str,
-    child: Brief, parent: Brief, reason: str | None, blocked_by: str | None,
+    object_id: str,
+    link_id: str,
+    link_tag: str,
+    dependent: bool,
+    separate: bool,
+    status: str,
+    child: Brief,
+    parent: Brief,
+    reason: str | None,
+    blocked_by: str | None,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "linkId": link_id,
@@ -236,8 +285,9 @@ def link_entry(
         # What holds it: a dependent link completes (or becomes ready) with its child; an
         # independent one needs both ends complete.
         ends = [child] if dependent else [child, parent]
-        entry["waitingOn"] = [{"objectId": e["objectId"], "status": e["status"]}
-                              for e in ends if e["status"] != "complete"]
+        entry["waitingOn"] = [
+            {"objectId": e["objectId"], "status": e["status"]} for e in ends if e["status"] != "complete"
+        ]
     if reason:
         entry["reason"] = reason
     if blocked_by:
@@ -284,11 +334,14 @@ def explain_text(info: Mapping[str, Any]) -> str:
             if len(item["path"]) == 2:
                 lines.append(f"{head} is waiting: it depends on {item['objectId']} ({_state(item)})")
             else:
-                lines.append(f"{head} is waiting: upstream, it waits on {item['objectId']} "
-                             f"({_state(item)}) via {_arrow(item['path'])}")
+                lines.append(
+                    f"{head} is waiting: upstream, it waits on {item['objectId']} "
+                    f"({_state(item)}) via {_arrow(item['path'])}"
+                )
         elif waiting_on:
-            lines.append(f"{head} is waiting on {info.get('unmet')} dependent parent(s); "
-                         f"upstream, it waits on:")
+            lines.append(
+                f"{head} is waiting on {info.get('unmet')} dependent parent(s); upstream, it waits on:"
+            )
             lines += [f"  {w['objectId']} ({_state(w)}) via {_arrow(w['path'])}" for w in waiting_on]
         else:
             lines.append(f"{head} is waiting on {info.get('unmet')} dependent parent(s)")
@@ -297,8 +350,10 @@ def explain_text(info: Mapping[str, Any]) -> str:
     elif status == "blocked":
         root = info.get("rootCause") or {}
         via = f" via {_arrow(root.get('path'))}" if root.get("path") else ""
-        lines.append(f"{head} is blocked: {root.get('objectId')} failed{via}: "
-                     f"{root.get('reason') or 'no reason given'}")
+        lines.append(
+            f"{head} is blocked: {root.get('objectId')} failed{via}: "
+            f"{root.get('reason') or 'no reason given'}"
+        )
         lines.append(f"  'resolver retry {info['batchId']} {root.get('objectId')}' puts them back")
     elif status == "failed":
         lines.append(f"{head} failed: {info.get('reason') or 'no reason given'}")
@@ -309,7 +364,7 @@ def explain_text(info: Mapping[str, Any]) -> str:
         lines.append(f"{head} is ready: every dependent parent is complete; the next run dispatches it")
     elif status == "complete":
         ids = info.get("identifierIds")
-        lines.append(f"{head} is complete" + (f" with identifierIds {ids}" if ids else ""))
+        lines.append(f"{head} is complete" + (f" with identifierIds {json.dumps(ids)}" if ids else ""))
     else:
         lines.append(f"{head} is {status}")
     if info.get("batchStatus") == "error":
@@ -322,8 +377,11 @@ def explain_text(info: Mapping[str, Any]) -> str:
             arrow = f"{link['child']} -[{link['linkTag']}]-> {link['parent']}"
             line = f"  {link['linkId']} {link['linkType']} {arrow}: {link['status']}"
             if link.get("waitingOn"):
-                line += " (waits on " + ", ".join(
-                    f"{w['objectId']}: {w['status']}" for w in link["waitingOn"]) + ")"
+                line += (
+                    " (waits on "
+                    + ", ".join(f"{w['objectId']}: {w['status']}" for w in link["waitingOn"])
+                    + ")"
+                )
             if link.get("blockedBy"):
                 line += f" (blocked by {link['blockedBy']})"
             if link.get("reason"):

@@ -15,9 +15,21 @@ from .conftest import EXAMPLES, ROOT
 def test_non_editable_install_finds_every_query(tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     shipped = sorted(p.stem for p in (target / "resolver" / "cypher").glob("*.cypher"))
     assert shipped == sorted(all_queries())
@@ -26,10 +38,18 @@ def test_non_editable_install_finds_every_query(tmp_path: Path) -> None:
     elsewhere.mkdir()
     env = {"PYTHONPATH": str(target), "RESOLVER_STORE": "memory", "PATH": "/usr/bin:/bin"}
     proc = subprocess.run(
-        [sys.executable, "-c", "import resolver.queries as q, sys; print(q.__file__); "
-         "from resolver.cli import main; sys.argv = ['resolver', 'load', sys.argv[1]]; main()",
-         str(EXAMPLES / "catalog.json")],
-        capture_output=True, text=True, cwd=elsewhere, env=env, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "import resolver.queries as q, sys; print(q.__file__); "
+            "from resolver.cli import main; sys.argv = ['resolver', 'load', sys.argv[1]]; main()",
+            str(EXAMPLES / "catalog.json"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env=env,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     first, batch_id = proc.stdout.splitlines()[:2]

@@ -47,14 +47,26 @@ def batches(draw: st.DrawFn) -> dict[str, Any]:
         if dependent and a < b:
             a, b = b, a  # dependent links only point to an earlier object: a DAG
         separate = dependent and (existing[a] or draw(st.booleans()))
-        parent_ref = next((r for r, o in refs.items() if o == ids[b]), ids[b]) if draw(st.booleans()) else ids[b]
-        links.append({"linkId": f"L{k}", "objectId": ids[a], "referenceId": parent_ref,
-                      "linkTag": f"{types[a]}>{types[b]}",
-                      "linkType": "dependent" if dependent else "independent",
-                      "separateDependentLinkCreate": separate})
+        parent_ref = (
+            next((r for r, o in refs.items() if o == ids[b]), ids[b]) if draw(st.booleans()) else ids[b]
+        )
+        links.append(
+            {
+                "linkId": f"L{k}",
+                "objectId": ids[a],
+                "referenceId": parent_ref,
+                "linkTag": f"{types[a]}>{types[b]}",
+                "linkType": "dependent" if dependent else "independent",
+                "separateDependentLinkCreate": separate,
+            }
+        )
     tags = {f"{c}>{p}": {"childType": c, "parentType": p} for c in TYPES for p in TYPES}
-    return {"linkTags": tags, "objects": objects,
-            "references": [{"referenceId": r, "objectId": o} for r, o in refs.items()], "links": links}
+    return {
+        "linkTags": tags,
+        "objects": objects,
+        "references": [{"referenceId": r, "objectId": o} for r, o in refs.items()],
+        "links": links,
+    }
 
 
 def _fresh(data: dict[str, Any]) -> tuple[str, Any]:
@@ -83,7 +95,11 @@ def test_valid_batch_reads_back_identically(store: GraphStore, data: dict[str, A
     for lk in batch.links:
         got = links[lk.linkId]
         assert (got["objectId"], got["parentObjectId"], got["linkTag"], got["linkType"]) == (
-            lk.objectId, alias.get(lk.referenceId, lk.referenceId), lk.linkTag, lk.linkType)
+            lk.objectId,
+            alias.get(lk.referenceId, lk.referenceId),
+            lk.linkTag,
+            lk.linkType,
+        )
     assert st_.status == "loaded"
 
 
@@ -99,8 +115,10 @@ def _outcome(store: GraphStore, data: dict[str, Any], fail: set[str]) -> tuple[A
     if not fail:
         check_dispatch_log(batch, log)
     detail = store.status(batch_id, detail=True)
-    objects = sorted((o["objectId"], o["status"], json.dumps(o["identifierIds"], sort_keys=True))
-                     for o in detail.objectList or [])
+    objects = sorted(
+        (o["objectId"], o["status"], json.dumps(o["identifierIds"], sort_keys=True))
+        for o in detail.objectList or []
+    )
     links = sorted((lk["linkId"], lk["status"]) for lk in detail.linkList or [])
     messages = sorted(json.dumps(m, sort_keys=True).replace(batch_id, "B") for m in log)
     return result.status, objects, links, messages

@@ -26,7 +26,12 @@ from ..views import (
 if TYPE_CHECKING:
     from .memory import MemoryStore, _Batch
 
-__all__ = ["explain", "subgraph"]
+__all__ = ["batch_status", "explain", "subgraph"]
+
+
+def batch_status(store: MemoryStore, batch_id: str) -> str:
+    with store._lock:
+        return store._get(batch_id).status
 
 
 def explain(store: MemoryStore, batch_id: str, object_id: str, limits: ExplainLimits) -> dict[str, Any]:
@@ -46,8 +51,16 @@ def explain(store: MemoryStore, batch_id: str, object_id: str, limits: ExplainLi
                         rows.append({"childId": child, **_brief(p, g.nodes[p])})
             return rows
 
-        out.update(ancestors_search(object_id, node["status"], node.get("blockedBy"), parents, limits,
-                                    lambda oid: _brief(oid, g.nodes[oid]) if oid in g else None))
+        out.update(
+            ancestors_search(
+                object_id,
+                node["status"],
+                node.get("blockedBy"),
+                parents,
+                limits,
+                lambda oid: _brief(oid, g.nodes[oid]) if oid in g else None,
+            )
+        )
         links, total = _links(b, object_id, limits.max_links)
         out["links"] = links
         out["linksTotal"] = total
@@ -57,9 +70,14 @@ def explain(store: MemoryStore, batch_id: str, object_id: str, limits: ExplainLi
 
 
 def _brief(oid: str, d: dict[str, Any]) -> dict[str, Any]:
-    return {"objectId": oid, "status": d["status"], "attempt": d.get("attempt", 0),
-            "reason": d.get("reason"), "blockedBy": d.get("blockedBy"),
-            "accepted": d["status"] == "creating" and d.get("leaseUntil") is None}
+    return {
+        "objectId": oid,
+        "status": d["status"],
+        "attempt": d.get("attempt", 0),
+        "reason": d.get("reason"),
+        "blockedBy": d.get("blockedBy"),
+        "accepted": d["status"] == "creating" and d.get("leaseUntil") is None,
+    }
 
 
 def _links(b: _Batch, object_id: str, limit: int) -> tuple[list[dict[str, Any]], int]:
@@ -68,16 +86,26 @@ def _links(b: _Batch, object_id: str, limit: int) -> tuple[list[dict[str, Any]],
     # Parent side first (an object has few parents, and they are what it waits on), each side
     # in linkId order and capped, as the Neo4j query does.
     out = heapq.nsmallest(limit, g.out_edges(object_id, keys=True, data=True), key=lambda e: e[2])
-    into = heapq.nsmallest(limit, (e for e in g.in_edges(object_id, keys=True, data=True)
-                                   if e[0] != object_id), key=lambda e: e[2])
+    into = heapq.nsmallest(
+        limit,
+        (e for e in g.in_edges(object_id, keys=True, data=True) if e[0] != object_id),
+        key=lambda e: e[2],
+    )
     total = g.out_degree(object_id) + g.in_degree(object_id) - g.number_of_edges(object_id, object_id)
     for child, parent, lid, d in [*out, *into]:
         if lid in rows or len(rows) >= limit:
             continue
         rows[lid] = link_entry(
-            object_id, lid, d["linkTag"], bool(d["dependent"]), bool(d["separate"]), d["status"],
-            _brief(child, g.nodes[child]), _brief(parent, g.nodes[parent]),
-            d.get("reason"), d.get("blockedBy"),
+            object_id,
+            lid,
+            d["linkTag"],
+            bool(d["dependent"]),
+            bool(d["separate"]),
+            d["status"],
+            _brief(child, g.nodes[child]),
+            _brief(parent, g.nodes[parent]),
+            d.get("reason"),
+            d.get("blockedBy"),
         )
     return list(rows.values()), total
 
@@ -95,16 +123,33 @@ def subgraph(store: MemoryStore, batch_id: str, around: str | None, depth: int, 
                 raise UnknownItemError(batch_id, "object", around)
             ids, truncated = _neighbourhood(g, around, depth, max_nodes)
         keep = set(ids)
-        nodes = [{"objectId": oid, "objectType": g.nodes[oid]["objectType"],
-                  "status": g.nodes[oid]["status"]} for oid in ids]
-        edges = [
-            {"linkId": lid, "linkTag": d["linkTag"],
-             "linkType": "dependent" if d["dependent"] else "independent",
-             "child": c, "parent": p, "status": d["status"]}
-            for oid in ids for c, p, lid, d in g.out_edges(oid, keys=True, data=True) if p in keep
+        nodes = [
+            {"objectId": oid, "objectType": g.nodes[oid]["objectType"], "status": g.nodes[oid]["status"]}
+            for oid in ids
         ]
-        return Subgraph.build(batch_id, nodes, edges, around=around, depth=depth, total=total,
-                              truncated=truncated, max_nodes=max_nodes)
+        edges = [
+            {
+                "linkId": lid,
+                "linkTag": d["linkTag"],
+                "linkType": "dependent" if d["dependent"] else "independent",
+                "child": c,
+                "parent": p,
+                "status": d["status"],
+            }
+            for oid in ids
+            for c, p, lid, d in g.out_edges(oid, keys=True, data=True)
+            if p in keep
+        ]
+        return Subgraph.build(
+            batch_id,
+            nodes,
+            edges,
+            around=around,
+            depth=depth,
+            total=total,
+            truncated=truncated,
+            max_nodes=max_nodes,
+        )
 
 
 def _neighbourhood(g: Any, start: str, depth: int, max_nodes: int) -> tuple[list[str], bool]:

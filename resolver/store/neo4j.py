@@ -383,7 +383,10 @@ class Neo4jStore:
                 out.objectList = [
                     {
                         k: v
-                        for k, v in {**r, "identifierIds": _ids(r["identifierIds"]) if r["identifierIds"] else None}.items()
+                        for k, v in {
+                            **r,
+                            "identifierIds": _ids(r["identifierIds"]) if r["identifierIds"] else None,
+                        }.items()
                         if v is not None or k == "identifierIds"
                     }
                     for r in _run(tx, "list_objects", batchId=batch_id)

@@ -25,7 +25,14 @@ if TYPE_CHECKING:
 
     from .neo4j import Neo4jStore
 
-__all__ = ["explain", "subgraph"]
+__all__ = ["batch_status", "explain", "subgraph"]
+
+
+def batch_status(store: Neo4jStore, batch_id: str) -> str:
+    rows = store._read(lambda tx: _run(tx, "batch_exists", batchId=batch_id))
+    if not rows or rows[0]["status"] == "loading":
+        raise UnknownBatchError(batch_id)
+    return str(rows[0]["status"])
 
 
 def explain(store: Neo4jStore, batch_id: str, object_id: str, limits: ExplainLimits) -> dict[str, Any]:
@@ -48,17 +55,24 @@ def explain(store: Neo4jStore, batch_id: str, object_id: str, limits: ExplainLim
             rows = _run(tx, "explain_brief", batchId=batch_id, ids=[oid])
             return _brief(rows[0]) if rows else None
 
-        out.update(ancestors_search(object_id, node["status"], node.get("blockedBy"), parents, limits,
-                                    lookup))
+        out.update(
+            ancestors_search(object_id, node["status"], node.get("blockedBy"), parents, limits, lookup)
+        )
         links: dict[str, dict[str, Any]] = {}
         for r in _run(tx, "explain_links", batchId=batch_id, objectId=object_id, limit=limits.max_links):
             if r["linkId"] in links or len(links) >= limits.max_links:
                 continue
             links[r["linkId"]] = link_entry(
-                object_id, r["linkId"], r["linkTag"], r["dependent"], r["separate"], r["status"],
+                object_id,
+                r["linkId"],
+                r["linkTag"],
+                r["dependent"],
+                r["separate"],
+                r["status"],
                 {"objectId": r["childId"], "status": r["childStatus"], "attempt": r["childAttempt"]},
                 {"objectId": r["parentId"], "status": r["parentStatus"], "attempt": r["parentAttempt"]},
-                r["reason"], r["blockedBy"],
+                r["reason"],
+                r["blockedBy"],
             )
         out["links"] = list(links.values())
         out["linksTotal"] = max(int(row["degree"]), len(links))
@@ -70,9 +84,15 @@ def explain(store: Neo4jStore, batch_id: str, object_id: str, limits: ExplainLim
 
 
 def _brief(r: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"objectId": r["objectId"], "status": r["status"], "attempt": r["attempt"] or 0,
-            "reason": r["reason"], "blockedBy": r["blockedBy"],
-            "accepted": r["status"] == "creating" and bool(r["noLease"]), **extra}
+    return {
+        "objectId": r["objectId"],
+        "status": r["status"],
+        "attempt": r["attempt"] or 0,
+        "reason": r["reason"],
+        "blockedBy": r["blockedBy"],
+        "accepted": r["status"] == "creating" and bool(r["noLease"]),
+        **extra,
+    }
 
 
 def subgraph(store: Neo4jStore, batch_id: str, around: str | None, depth: int, max_nodes: int) -> Subgraph:
@@ -92,8 +112,14 @@ def subgraph(store: Neo4jStore, batch_id: str, around: str | None, depth: int, m
             for _ in range(depth):
                 if not frontier or len(nodes) > max_nodes:
                     break
-                found = _run(tx, "subgraph_neighbours", batchId=batch_id, ids=frontier, seen=seen,
-                             limit=max_nodes + 1 - len(nodes))
+                found = _run(
+                    tx,
+                    "subgraph_neighbours",
+                    batchId=batch_id,
+                    ids=frontier,
+                    seen=seen,
+                    limit=max_nodes + 1 - len(nodes),
+                )
                 nodes += found
                 frontier = [r["objectId"] for r in found]
                 seen += frontier
@@ -101,7 +127,15 @@ def subgraph(store: Neo4jStore, batch_id: str, around: str | None, depth: int, m
         nodes = nodes[:max_nodes]
         ids = [n["objectId"] for n in nodes]
         edges = _run(tx, "subgraph_edges", batchId=batch_id, ids=ids, limit=8 * max_nodes)
-        return Subgraph.build(batch_id, nodes, edges, around=around, depth=depth, total=total,
-                              truncated=truncated, max_nodes=max_nodes)
+        return Subgraph.build(
+            batch_id,
+            nodes,
+            edges,
+            around=around,
+            depth=depth,
+            total=total,
+            truncated=truncated,
+            max_nodes=max_nodes,
+        )
 
     return store._read(work)
