@@ -51,8 +51,15 @@ def neo4j() -> None:
 def start(home: Path | None, bolt_port: int | None, http_port: int | None, timeout: float) -> None:
     """Install on first use, start the server unless it runs, print how to connect."""
     try:
+        # Browser loads the shipped style and guide from this tiny 127.0.0.1 server on connect
+        from . import browser_assets
+
+        where = home if home is not None else neo4j_local.default_home()
+        (where / "run").mkdir(parents=True, exist_ok=True)
+        port = browser_assets.ensure_running(pid_file=where / "run" / "resolver-assets.pid")
         server = neo4j_local.start(
-            home, bolt_port=bolt_port, http_port=http_port, timeout=timeout, echo=_progress
+            home, bolt_port=bolt_port, http_port=http_port, timeout=timeout, echo=_progress,
+            extra_conf=browser_assets.browser_conf(port),
         )
     except LocalNeo4jError as e:
         _fail(e)
@@ -71,6 +78,10 @@ def stop(home: Path | None, timeout: float) -> None:
     """Stop the server if it runs."""
     try:
         stopped = neo4j_local.stop(home, timeout=timeout)
+        from . import browser_assets
+
+        where = home if home is not None else neo4j_local.default_home()
+        browser_assets.stop(where / "run" / "resolver-assets.pid")
     except LocalNeo4jError as e:
         _fail(e)
     click.echo("Neo4j stopped." if stopped else "Neo4j was not running.")
