@@ -11,6 +11,7 @@ WITH l WHERE l.status = 'ready'
 SET l.status = 'creating', l.attempt = l.attempt + 1, l.claimedBy = $worker,
     l.leaseUntil = $leaseUntil
 WITH l, startNode(l) AS c, endNode(l) AS p
-RETURN l.linkId AS linkId, l.linkTag AS linkTag, l.attempt AS attempt,
-       c.objectId AS childId, c.identifierIds AS childIds,
-       p.objectId AS parentId, p.identifierIds AS parentIds
+// One record holding every row: the driver's per-record cost is paid once.
+RETURN collect({linkId: l.linkId, linkTag: l.linkTag, attempt: l.attempt,
+                childId: c.objectId, childIds: c.identifierIds,
+                parentId: p.objectId, parentIds: p.identifierIds}) AS rows

@@ -16,5 +16,7 @@ WITH o, l, p ORDER BY l.linkId
 WITH o, collect(CASE WHEN l IS NULL THEN null ELSE
        {linkId: l.linkId, linkTag: l.linkTag, objectId: p.objectId,
         identifierIds: p.identifierIds} END) AS parents
-RETURN o.objectId AS objectId, o.objectType AS objectType, o.fields AS fields,
-       o.identifierIds AS identifierIds, o.existing AS existing, o.attempt AS attempt, parents
+// One record holding every row: the driver's per-record cost is paid once.
+RETURN collect({objectId: o.objectId, objectType: o.objectType, fields: o.fields,
+                identifierIds: o.identifierIds, existing: o.existing, attempt: o.attempt,
+                parents: parents}) AS rows

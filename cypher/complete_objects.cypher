@@ -1,11 +1,43 @@
-// Guarded: only a creating object completes; the others report their status unchanged.
+// Guarded: only a creating object completes; the others report their status unchanged. A
+// completed object releases, in the same statement: its dependent links (complete with it, or
+// ready for their own create), its independent links whose other end is complete (the link's
+// lock is taken before reading the far end, so two ends completing at once cannot both miss
+// it), and one unmet parent per dependent link of each child (Kahn's step: zero = ready).
 UNWIND $items AS item
 MATCH (o:PendingObject {batchId: $batchId, objectId: item.objectId})
 SET o._lock = true
 REMOVE o._lock
 WITH o, item, o.status AS before
-FOREACH (_ IN CASE WHEN before = 'creating' THEN [1] ELSE [] END |
-  SET o.status = 'complete', o.identifierIds = item.identifierIds, o.leaseUntil = null,
-      o:Complete
-  REMOVE o:Creating)
-RETURN item.objectId AS objectId, before
+CALL (o, item, before) {
+  WITH o, item WHERE before = 'creating'
+  SET o.status = 'complete', o.identifierIds = item.identifierIds, o.leaseUntil = null, o:Complete
+  REMOVE o:Creating
+  WITH o
+  CALL (o) {
+    MATCH (o)-[l:DEPENDS_ON]->()
+    WHERE l.status = 'waiting'
+    SET l._lock = true
+    REMOVE l._lock
+    WITH l WHERE l.status = 'waiting'
+    SET l.status = CASE WHEN l.separate THEN 'ready' ELSE 'complete' END
+  }
+  CALL (o) {
+    MATCH (o)-[l:LINKED_TO]-(x:PendingObject)
+    WHERE l.status = 'waiting'
+    SET l._lock = true
+    REMOVE l._lock
+    WITH l, x WHERE l.status = 'waiting' AND x.status = 'complete'
+    SET l.status = 'ready'
+  }
+  CALL (o) {
+    MATCH (o)<-[:DEPENDS_ON]-(c:PendingObject)
+    WITH c, count(*) AS n
+    SET c._lock = true
+    REMOVE c._lock
+    SET c.unmet = c.unmet - n
+    WITH c WHERE c.unmet = 0 AND c.status = 'waiting'
+    SET c.status = 'ready', c:Ready
+    REMOVE c:Waiting
+  }
+}
+RETURN collect({objectId: item.objectId, before: before}) AS rows

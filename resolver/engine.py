@@ -8,6 +8,7 @@ batch: a claim is a guarded write in the store, never a decision made here.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import socket
@@ -161,6 +162,10 @@ def resolve(
         else:
             in_flight[pool.submit(_safe_send, adapter, claim)] = claim
 
+    # What is loaded lives as long as the run: kept out of the cyclic collector's sight, the full
+    # collections that the run's own allocations trigger stop walking the whole batch again
+    # (a third of a 100k-object memory-store run otherwise). Process-wide, and only a speed hint.
+    gc.freeze()
     try:
         while True:
             now = time.monotonic()
@@ -225,6 +230,7 @@ def resolve(
                 break
             time.sleep(poll)  # other workers or external services hold the rest
     finally:
+        gc.unfreeze()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     result.seconds = time.monotonic() - started

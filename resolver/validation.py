@@ -92,11 +92,34 @@ def plan_load(batch: Batch, places: Mapping[int, str] | None = None) -> LoadPlan
 
 def find_cycles(edges: Iterable[tuple[str, str, str]]) -> list[tuple[list[str], list[str]]]:
     """One cycle per strongly connected component of the dependent-link graph, as
-    (objectIds a..a in dependency order, the linkIds along it). Iterative: no recursion limit."""
+    (objectIds a..a in dependency order, the linkIds along it). Iterative: no recursion limit.
+
+    Kahn's peel first (plain dicts): an object none of whose dependent parents is left cannot be
+    on a cycle, so it goes, and its children lose one parent each. A valid batch is peeled to
+    nothing and networkx never runs; otherwise only what is left (the cycles and what hangs
+    below them) goes to the SCC search, in the original edge order, so the cycles found are the
+    same as without the peel."""
+    edge_list = list(edges)
+    parents_left: dict[str, int] = {}
+    children: dict[str, list[str]] = {}
+    for child, parent, _ in edge_list:
+        parents_left[child] = parents_left.get(child, 0) + 1
+        children.setdefault(parent, []).append(child)
+        parents_left.setdefault(parent, 0)
+    free = [n for n, k in parents_left.items() if k == 0]
+    while free:
+        node = free.pop()
+        for child in children.get(node, ()):
+            parents_left[child] -= 1
+            if parents_left[child] == 0:
+                free.append(child)
+    stuck = {n for n, k in parents_left.items() if k}
+    if not stuck:
+        return []
     graph = nx.DiGraph()
-    for child, parent, link_id in edges:
-        if graph.has_edge(child, parent):
-            continue  # any one link id per pair names the dependency well enough
+    for child, parent, link_id in edge_list:
+        if child not in stuck or parent not in stuck or graph.has_edge(child, parent):
+            continue
         graph.add_edge(child, parent, linkId=link_id)
     cycles = []
     for component in nx.strongly_connected_components(graph):
@@ -106,7 +129,6 @@ def find_cycles(edges: Iterable[tuple[str, str, str]]) -> list[tuple[list[str], 
         sub = graph.subgraph(component)
         path = nx.find_cycle(sub, source=start)
         nodes = [path[0][0]] + [v for _, v in path]
-        # rotate so the smallest objectId leads: the same cycle always reads the same
         ring = nodes[:-1]
         k = ring.index(min(ring))
         ring = ring[k:] + ring[:k]

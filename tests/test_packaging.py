@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,13 @@ from .conftest import EXAMPLES, ROOT
 
 def test_non_editable_install_finds_every_query(tmp_path: Path) -> None:
     target = tmp_path / "site"
+    # build from a clean copy: an in-tree build/ folder would keep files the tree has dropped
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for name in ("resolver", "cypher"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
         [
             sys.executable,
@@ -25,7 +33,7 @@ def test_non_editable_install_finds_every_query(tmp_path: Path) -> None:
             "--no-build-isolation",
             "--target",
             str(target),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,

@@ -6,6 +6,7 @@ against in the differential tests, so it favours plain, obviously-right code.
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import time
@@ -40,6 +41,7 @@ class _Batch:
     status: str
     graph: Any  # nx.MultiDiGraph: node = objectId, edge key = linkId
     link_ends: dict[str, tuple[str, str]]
+    link_data: dict[str, dict[str, Any]]  # linkId -> the edge's data dict in the graph
     unresolved: list[dict[str, Any]]
     link_tags: dict[str, dict[str, Any]]
     references: dict[str, str]
@@ -49,11 +51,10 @@ class _Batch:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def obj(self, object_id: str) -> dict[str, Any]:
-        return self.graph.nodes[object_id]  # type: ignore[no-any-return]
+        return self.graph._node[object_id]  # type: ignore[no-any-return]
 
     def link(self, link_id: str) -> dict[str, Any]:
-        child, parent = self.link_ends[link_id]
-        return self.graph.edges[child, parent, link_id]  # type: ignore[no-any-return]
+        return self.link_data[link_id]
 
     def set_object(self, object_id: str, status: str) -> None:
         node = self.obj(object_id)
@@ -98,51 +99,65 @@ class MemoryStore:
         with self._lock:
             if batch.batchId in self._batches and not replace:
                 raise BatchExistsError(batch.batchId)
-            plan = plan_load(batch, places)
-            graph = nx.MultiDiGraph()
-            counts: Counter[tuple[str, str]] = Counter()
-            for row in plan.objects:
-                graph.add_node(
-                    row["objectId"],
-                    objectType=row["objectType"],
-                    fields=json.loads(row["fields"]),
-                    identifierIds=json.loads(row["identifierIds"]) if row["existing"] else None,
-                    existing=row["existing"],
-                    status=row["status"],
-                    unmet=row["unmet"],
-                    attempt=0,
-                )
-                counts[("object", row["status"])] += 1
-            ends = {}
-            for row in plan.links:
-                graph.add_edge(
-                    row["childId"],
-                    row["parentId"],
-                    key=row["linkId"],
-                    linkTag=row["linkTag"],
-                    dependent=row["dependent"],
-                    separate=row["separate"],
-                    status="waiting",
-                    attempt=0,
-                    place=row["place"],
-                    ord=row["ord"],
-                )
-                ends[row["linkId"]] = (row["childId"], row["parentId"])
-                counts[("link", "waiting")] += 1
-            for _ in plan.unresolved:
-                counts[("link", "waiting")] += 1
-            state = _Batch(
-                batch_id=batch.batchId,
-                status="loaded",
-                graph=graph,
-                link_ends=ends,
-                unresolved=plan.unresolved,
-                link_tags={row["linkTag"]: row for row in plan.link_tags},
-                references={r["referenceId"]: r["objectId"] for r in plan.references},
-                counts=counts,
+            gc_was_enabled = gc.isenabled()
+            gc.disable()  # nothing built here is garbage: no collector passes over the growing graph
+            try:
+                self._load(batch, places)
+            finally:
+                if gc_was_enabled:
+                    gc.enable()
+
+    def _load(self, batch: Batch, places: Mapping[int, str] | None) -> None:
+        assert batch.batchId is not None
+        plan = plan_load(batch, places)
+        graph = nx.MultiDiGraph()
+        counts: Counter[tuple[str, str]] = Counter()
+        for row in plan.objects:
+            graph.add_node(
+                row["objectId"],
+                objectType=row["objectType"],
+                fields={} if row["fields"] == "{}" else json.loads(row["fields"]),
+                identifierIds=json.loads(row["identifierIds"]) if row["existing"] else None,
+                existing=row["existing"],
+                status=row["status"],
+                unmet=row["unmet"],
+                attempt=0,
             )
-            state.ready_objects.extend(r["objectId"] for r in plan.objects if r["status"] == "ready")
-            self._batches[batch.batchId] = state
+            counts[("object", row["status"])] += 1
+        ends = {}
+        data: dict[str, dict[str, Any]] = {}
+        succ = graph._succ
+        for row in plan.links:
+            graph.add_edge(
+                row["childId"],
+                row["parentId"],
+                key=row["linkId"],
+                linkTag=row["linkTag"],
+                dependent=row["dependent"],
+                separate=row["separate"],
+                status="waiting",
+                attempt=0,
+                place=row["place"],
+                ord=row["ord"],
+            )
+            ends[row["linkId"]] = (row["childId"], row["parentId"])
+            data[row["linkId"]] = succ[row["childId"]][row["parentId"]][row["linkId"]]
+            counts[("link", "waiting")] += 1
+        for _ in plan.unresolved:
+            counts[("link", "waiting")] += 1
+        state = _Batch(
+            batch_id=batch.batchId,
+            status="loaded",
+            graph=graph,
+            link_ends=ends,
+            link_data=data,
+            unresolved=plan.unresolved,
+            link_tags={row["linkTag"]: row for row in plan.link_tags},
+            references={r["referenceId"]: r["objectId"] for r in plan.references},
+            counts=counts,
+        )
+        state.ready_objects.extend(r["objectId"] for r in plan.objects if r["status"] == "ready")
+        self._batches[batch.batchId] = state
 
     def validate(self, batch_id: str) -> list[ValidationIssue]:
         with self._lock:
@@ -155,20 +170,33 @@ class MemoryStore:
                 ref = row["referenceId"]
                 if ref not in g and b.references.get(ref) not in g:
                     found.append((row["ord"], issue("unknown-reference", row)))
-            tag_rows = [{**row, "childId": None} for row in b.unresolved] + [
-                {
-                    "linkId": k,
-                    "linkTag": d["linkTag"],
-                    "place": d["place"],
-                    "ord": d["ord"],
-                    "childId": c,
-                    "parentId": p,
-                    "dependent": d["dependent"],
-                    "separate": d["separate"],
-                }
-                for c, p, k, d in g.edges(keys=True, data=True)
-            ]
-            for row in tag_rows:
+            nodes = g._node
+
+            def edge_rows() -> Any:
+                for row in b.unresolved:
+                    yield {**row, "childId": None}
+                for k, (c, p) in b.link_ends.items():
+                    d = b.link_data[k]
+                    tag = b.link_tags.get(d["linkTag"])
+                    if (
+                        tag is not None
+                        and nodes[c]["objectType"] == tag["childType"]
+                        and nodes[p]["objectType"] == tag["parentType"]
+                        and not (d["dependent"] and not d["separate"] and nodes[c]["existing"])
+                    ):
+                        continue  # the common case: nothing to report
+                    yield {
+                        "linkId": k,
+                        "linkTag": d["linkTag"],
+                        "place": d["place"],
+                        "ord": d["ord"],
+                        "childId": c,
+                        "parentId": p,
+                        "dependent": d["dependent"],
+                        "separate": d["separate"],
+                    }
+
+            for row in edge_rows():
                 tag = b.link_tags.get(row["linkTag"])
                 if tag is None:
                     found.append((row["ord"], issue("unknown-link-tag", row)))
@@ -198,7 +226,7 @@ class MemoryStore:
                     and g.nodes[row["childId"]]["existing"]
                 ):
                     found.append((row["ord"], issue("existing-child", row)))
-            dependent = ((c, p, k) for c, p, k, d in g.edges(keys=True, data=True) if d["dependent"])
+            dependent = ((c, p, k) for k, (c, p) in b.link_ends.items() if b.link_data[k]["dependent"])
             for cycle, link_ids in find_cycles(dependent):
                 found.append((0, issue("dependency-cycle", {"cycle": cycle, "linkIds": link_ids})))
             b.errors = order_issues(found)
@@ -250,7 +278,8 @@ class MemoryStore:
             return Claim("object", oid, node["attempt"], None, node["identifierIds"])
         parents: list[ParentRef] = [
             {"linkId": k, "linkTag": d["linkTag"], "objectId": p, "identifierIds": b.obj(p)["identifierIds"]}
-            for _, p, k, d in b.graph.out_edges(oid, keys=True, data=True)
+            for p, keyed in b.graph._succ[oid].items()
+            for k, d in keyed.items()
             if d["dependent"]
         ]
         parents.sort(key=lambda r: r["linkId"])
@@ -282,6 +311,8 @@ class MemoryStore:
         with self._lock:
             b = self._get(batch_id)
             n = 0
+            if not b.counts[("object", "creating")] + b.counts[("link", "creating")]:
+                return 0
             for oid, node in b.graph.nodes(data=True):
                 if node["status"] == "creating" and (node.get("leaseUntil") or now + 1) < now:
                     b.set_object(oid, "ready")
@@ -326,7 +357,7 @@ class MemoryStore:
                 if oid not in g:
                     out.append(Outcome("object", oid, False, None))
                     continue
-                node = g.nodes[oid]
+                node = g._node[oid]
                 if node["status"] != "creating":
                     out.append(Outcome("object", oid, False, node["status"]))
                     continue
@@ -334,21 +365,25 @@ class MemoryStore:
                 node["identifierIds"] = dict(ids)
                 node["leaseUntil"] = None
                 out.append(Outcome("object", oid, True, "complete"))
-                for _, parent, lid, d in g.out_edges(oid, keys=True, data=True):
-                    if d["status"] != "waiting":
-                        continue
-                    if d["dependent"]:
-                        b.set_link(lid, "ready" if d["separate"] else "complete")
-                    elif g.nodes[parent]["status"] == "complete":
-                        b.set_link(lid, "ready")
-                for child, _, lid, d in g.in_edges(oid, keys=True, data=True):
-                    cnode = g.nodes[child]
-                    if d["dependent"]:
-                        cnode["unmet"] -= 1
-                        if cnode["unmet"] == 0 and cnode["status"] == "waiting":
-                            b.set_object(child, "ready")
-                    elif d["status"] == "waiting" and cnode["status"] == "complete" and child != oid:
-                        b.set_link(lid, "ready")
+                # the adjacency dicts directly (no networkx views): the hot loop of a run
+                nodes = g._node
+                for parent, keyed in g._succ[oid].items():
+                    for lid, d in keyed.items():
+                        if d["status"] != "waiting":
+                            continue
+                        if d["dependent"]:
+                            b.set_link(lid, "ready" if d["separate"] else "complete")
+                        elif nodes[parent]["status"] == "complete":
+                            b.set_link(lid, "ready")
+                for child, keyed in g._pred[oid].items():
+                    cnode = nodes[child]
+                    for lid, d in keyed.items():
+                        if d["dependent"]:
+                            cnode["unmet"] -= 1
+                            if cnode["unmet"] == 0 and cnode["status"] == "waiting":
+                                b.set_object(child, "ready")
+                        elif d["status"] == "waiting" and cnode["status"] == "complete" and child != oid:
+                            b.set_link(lid, "ready")
             return out
 
     def complete_links(self, batch_id: str, link_ids: Sequence[str]) -> list[Outcome]:
