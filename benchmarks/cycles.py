@@ -106,7 +106,8 @@ def main() -> None:
     store.load(batch_from_dict(with_cycles(args.objects, args.cycles, batch_id, args.shape)))
     driver = neo4j.GraphDatabase.driver(conn.uri, auth=(conn.username, conn.password))
     print(
-        f"{args.shape}: {args.objects} objects, {2 * args.objects} links, {args.cycles} cycles of 50 spliced in"
+        f"{args.shape}: {args.objects} objects, {2 * args.objects} links, "
+        f"{args.cycles} cycles of 50 spliced in"
     )
     try:
 
