@@ -83,6 +83,12 @@ def _load(path: str, batch_id: str | None, replace: bool) -> tuple[Batch, list[A
     return batch, store.validate(batch.batchId)
 
 
+def _print_id(batch_id: str) -> None:
+    """Verbatim, for scripts: click.echo would strip escape sequences that are part of the id."""
+    sys.stdout.write(batch_id + "\n")
+    sys.stdout.flush()
+
+
 def _report_errors(batch_id: str, errors: list[Any]) -> None:
     click.echo(f"batch {batch_id}: {len(errors)} validation error(s); nothing will be dispatched", err=True)
     for e in errors:
@@ -97,7 +103,7 @@ def load(file: str, batch_id: str | None, replace: bool) -> None:
     """Parse, store and validate a batch; prints its id. Exit 1 on validation errors."""
     batch, errors = _load(file, batch_id, replace)
     assert batch.batchId is not None
-    click.echo(batch.batchId)
+    _print_id(batch.batchId)
     if errors:
         _report_errors(batch.batchId, errors)
         sys.exit(1)
@@ -169,7 +175,7 @@ def run(
         batch, errors = _load(target, batch_id, replace)
         assert batch.batchId is not None
         target = batch.batchId
-        click.echo(target)
+        _print_id(target)
         if errors:
             _report_errors(target, errors)
             sys.exit(1)
@@ -396,8 +402,19 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _check_arguments(argv: list[str]) -> None:
+    """Bytes that are not UTF-8 reach Python as lone surrogates; no store can keep them."""
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise UsageError(f"argument '{shown}' is not valid UTF-8") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
+        _check_arguments(sys.argv[1:] if argv is None else argv)
         cli.main(args=argv, prog_name="resolver", standalone_mode=False)
     except ResolverError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -19,16 +19,20 @@ import csv
 import gc
 import io
 import json
+import lzma
+import math
+import re
 import uuid
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from .errors import InputError
-from .models import Batch
+from .models import Batch, Id
 
 __all__ = ["batch_from_dict", "load_batch", "new_batch_id", "read_batch"]
 
@@ -67,8 +71,12 @@ def read_batch(path: str | Path, batch_id: str | None = None) -> tuple[Batch, di
     if p.is_dir():
         batch, places = _from_csv(source, _dir_reader(p))
     elif p.is_file() and zipfile.is_zipfile(p):
-        with zipfile.ZipFile(p) as zf:
-            batch, places = _from_csv(source, _zip_reader(zf))
+        try:
+            zf = zipfile.ZipFile(p)
+        except _ZIP_ERRORS as exc:
+            raise InputError(source, "", f"cannot read zip archive: {exc or type(exc).__name__}") from None
+        with zf:
+            batch, places = _from_csv(source, _zip_reader(zf, source))
     else:
         gc_was_enabled = gc.isenabled()
         gc.disable()  # parsing allocates a million containers and frees none: no collector passes
@@ -78,9 +86,7 @@ def read_batch(path: str | Path, batch_id: str | None = None) -> tuple[Batch, di
             if gc_was_enabled:
                 gc.enable()
     if batch_id is not None:
-        if not batch_id:
-            raise InputError(source, "--batch-id", "the batch id must not be empty")
-        batch = batch.model_copy(update={"batchId": batch_id})
+        batch = batch.model_copy(update={"batchId": _check_batch_id(batch_id, source)})
     elif batch.batchId is None:
         batch = batch.model_copy(update={"batchId": new_batch_id()})
     return batch, places
@@ -104,6 +110,82 @@ def batch_from_dict(data: Any, source: str = "<batch>", places: _Places | None =
 
 _Places = Mapping[tuple[str, int], str]
 
+_ID = TypeAdapter(Id)
+
+
+def _check_batch_id(batch_id: str, source: str) -> str:
+    """``--batch-id`` bypasses the model: the same rules as a batchId in the file."""
+    if not batch_id:
+        raise InputError(source, "--batch-id", "the batch id must not be empty")
+    if not _encodable(batch_id):
+        raise InputError(source, "--batch-id", f"{batch_id!r} is not valid UTF-8 text")
+    try:
+        _ID.validate_python(batch_id, strict=True)
+    except ValidationError as exc:
+        raise InputError(source, "--batch-id", _problem(exc.errors()[0])) from None
+    return batch_id
+
+
+# a lone UTF-16 surrogate (JSON text may escape one, "\ud800"): valid JSON, not valid Unicode,
+# so neither UTF-8 output nor Neo4j can carry it
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+class _BadNumber(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _BadNumber(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _BadNumber(f"number {text} is out of range")
+    return value
+
+
+def _json_loads(text: str) -> Any:
+    """Strict JSON: NaN, Infinity and numbers beyond a double are refused (they would come back
+    out as NaN/Infinity, which no JSON reader accepts)."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _lone_surrogate(data: Any) -> tuple[list[int | str], str] | None:
+    """The path to the first string (key or value) with a lone surrogate, and that string."""
+    stack: list[tuple[list[int | str], Any]] = [([], data)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            if not _encodable(node):
+                return path, node
+        elif isinstance(node, dict):
+            for key in node:
+                if not _encodable(key):
+                    return [*path, _printable(key)], key
+            stack.extend(([*path, k], v) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend(([*path, i], v) for i, v in reversed(list(enumerate(node))))
+    return None
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _surrogate_problem(text: str) -> str:
+    char = next(c for c in text if not _encodable(c))
+    return f"{_printable(char)} is a lone surrogate, not valid Unicode text"
+
 
 def _read_json(p: Path, source: str) -> Any:
     try:
@@ -112,6 +194,8 @@ def _read_json(p: Path, source: str) -> Any:
         raise InputError(source, "", "is a directory without objects.csv") from None
     except OSError as exc:
         raise InputError(source, "", f"cannot read file: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a NUL in the path
+        raise InputError(source, "", f"cannot read file: {exc}") from None
     if not raw.strip():
         raise InputError(source, "", "file is empty")
     try:
@@ -119,13 +203,21 @@ def _read_json(p: Path, source: str) -> Any:
     except UnicodeDecodeError as exc:
         raise InputError(source, f"byte {exc.start}", "not valid UTF-8") from None
     try:
-        return json.loads(text)
+        data = _json_loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
             source, f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}"
         ) from None
+    except _BadNumber as exc:
+        raise InputError(source, "", f"invalid JSON: {exc}") from None
     except RecursionError:
         raise InputError(source, "", "invalid JSON: nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(text):
+        found = _lone_surrogate(data)
+        if found is not None:
+            loc, value = found
+            raise InputError(source, _place(loc, data, None), _surrogate_problem(value))
+    return data
 
 
 def _kind(value: Any) -> str:
@@ -151,7 +243,7 @@ def _place(loc: Sequence[int | str], data: Any, places: _Places | None) -> str:
     """('links', 3, 'linkTag') -> 'links[3] (linkId "l4"): linkTag', or a CSV line."""
     if len(loc) >= 2 and isinstance(loc[1], int) and isinstance(loc[0], str):
         section, index = loc[0], loc[1]
-        rest = ".".join(str(x) for x in loc[2:])
+        rest = ".".join(_shown(x) for x in loc[2:])
         if places and (section, index) in places:
             head = places[(section, index)]
         else:
@@ -160,7 +252,14 @@ def _place(loc: Sequence[int | str], data: Any, places: _Places | None) -> str:
             if ident:
                 head += f" ({ident})"
         return f"{head}: {rest}" if rest else head
-    return ".".join(str(x) for x in loc) or "top level"
+    return ".".join(_shown(x) for x in loc) or "top level"
+
+
+def _shown(key: int | str) -> str:
+    """A key as the message shows it: quoted with escapes when it holds a line break, a control
+    or an invisible character (an unknown key "a\nerror: b" must not make a second line)."""
+    text = str(key)
+    return text if text.isprintable() else repr(text)
 
 
 def _ident(data: Any, section: str, index: int) -> str:
@@ -216,7 +315,7 @@ def _dir_reader(folder: Path) -> _Reader:
     return read
 
 
-def _zip_reader(zf: zipfile.ZipFile) -> _Reader:
+def _zip_reader(zf: zipfile.ZipFile, source: str) -> _Reader:
     # members may sit in one top folder, as zipping a folder produces
     members = {Path(n).name: n for n in zf.namelist() if not n.endswith("/")}
 
@@ -226,12 +325,25 @@ def _zip_reader(zf: zipfile.ZipFile) -> _Reader:
         try:
             return zf.read(members[name]).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise InputError(name, f"byte {exc.start}", "not valid UTF-8") from None
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise InputError(name, "", f"cannot read zip member: {exc}") from None
+            raise InputError(f"{source}/{name}", f"byte {exc.start}", "not valid UTF-8") from None
+        except _ZIP_ERRORS as exc:
+            problem = f"cannot read zip member: {exc or type(exc).__name__}"
+            raise InputError(f"{source}/{name}", "", problem) from None
 
     return read
 
+
+# what zipfile raises on a damaged or unsupported archive (encrypted: RuntimeError)
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    OSError,
+)
 
 _Reader = Any  # Callable[[str], str | None]; Any keeps mypy quiet about the closure types
 
@@ -277,7 +389,7 @@ def _csv_rows(text: str, where: str, section: str) -> list[tuple[int, dict[str, 
     known = set(CSV_FILES[section][1])
     unknown = [h for h in header if h not in known]
     if unknown:
-        raise InputError(where, "line 1", f"unknown column(s): {', '.join(unknown)}")
+        raise InputError(where, "line 1", f"unknown column(s): {', '.join(map(_shown, unknown))}")
     out = []
     try:
         for row in reader:
@@ -299,9 +411,11 @@ def _csv_types(row: dict[str, str], where: str, line: int, section: str) -> dict
             raw = out.pop(key).strip()
             if raw:
                 try:
-                    out[key] = json.loads(raw)
-                except (json.JSONDecodeError, RecursionError):
+                    out[key] = _json_loads(raw)
+                except (json.JSONDecodeError, _BadNumber, RecursionError):
                     raise InputError(where, f"line {line}", f"column {key}: not valid JSON") from None
+                if _SURROGATE_ESCAPE.search(raw) and (found := _lone_surrogate(out[key])):
+                    raise InputError(where, f"line {line}", f"column {key}: {_surrogate_problem(found[1])}")
     if section == "links" and "separateDependentLinkCreate" in out:
         raw = out.pop("separateDependentLinkCreate").strip().lower()
         if raw in ("true", "1", "yes"):
