@@ -113,58 +113,64 @@ def load(file: str, batch_id: str | None, replace: bool) -> None:
     )
 
 
+_DISPATCH_OPTIONS = [
+    click.option(
+        "--adapter",
+        "adapter_spec",
+        default="simulate",
+        show_default=True,
+        help="simulate[:latency=S,failure_rate=P,seed=N], manual, python:MOD:FUNC, "
+        "command:PROGRAM, http:URL.",
+    ),
+    click.option(
+        "--dispatch-log", type=click.Path(dir_okay=False), help="Append every message as a JSON line."
+    ),
+    click.option("--once", is_flag=True, help="Dispatch what is ready now and return; do not wait."),
+    click.option(
+        "--workers",
+        type=click.IntRange(1, 1000),
+        default=10,
+        show_default=True,
+        help="Concurrent dispatches.",
+    ),
+    click.option(
+        "--lease",
+        "lease_seconds",
+        type=click.FloatRange(1),
+        default=60.0,
+        show_default=True,
+        help="Seconds a claim lives without renewal before another worker may retake it.",
+    ),
+    click.option(
+        "--attempts",
+        type=click.IntRange(1),
+        default=5,
+        show_default=True,
+        help="Tries per item for transient failures.",
+    ),
+    click.option(
+        "--backoff",
+        type=(float, float),
+        default=(1.0, 60.0),
+        show_default=True,
+        help="First and largest retry delay, seconds (doubling, with jitter).",
+    ),
+    click.option("--json", "as_json", is_flag=True, help="Print the final status as JSON."),
+]
+
+
+def _dispatch_options(fn: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed(_DISPATCH_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
 @cli.command()
 @click.argument("target")
 @click.option("--batch-id", help="With a FILE: the id to load it under.")
 @click.option("--replace", is_flag=True, help="With a FILE: overwrite a stored batch with the same id.")
-@click.option(
-    "--adapter",
-    "adapter_spec",
-    default="simulate",
-    show_default=True,
-    help="simulate[:latency=S,failure_rate=P,seed=N], manual, python:MOD:FUNC, command:PROGRAM, http:URL.",
-)
-@click.option("--dispatch-log", type=click.Path(dir_okay=False), help="Append every message as a JSON line.")
-@click.option("--once", is_flag=True, help="Dispatch what is ready now and return; do not wait.")
-@click.option(
-    "--workers", type=click.IntRange(1, 1000), default=10, show_default=True, help="Concurrent dispatches."
-)
-@click.option(
-    "--lease",
-    "lease_seconds",
-    type=click.FloatRange(1),
-    default=60.0,
-    show_default=True,
-    help="Seconds a claim lives without renewal before another worker may retake it.",
-)
-@click.option(
-    "--attempts",
-    type=click.IntRange(1),
-    default=5,
-    show_default=True,
-    help="Tries per item for transient failures.",
-)
-@click.option(
-    "--backoff",
-    type=(float, float),
-    default=(1.0, 60.0),
-    show_default=True,
-    help="First and largest retry delay, seconds (doubling, with jitter).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the final status as JSON.")
-def run(
-    target: str,
-    batch_id: str | None,
-    replace: bool,
-    adapter_spec: str,
-    dispatch_log: str | None,
-    once: bool,
-    workers: int,
-    lease_seconds: float,
-    attempts: int,
-    backoff: tuple[float, float],
-    as_json: bool,
-) -> None:
+@_dispatch_options
+def run(target: str, batch_id: str | None, replace: bool, adapter_spec: str, **options: Any) -> None:
     """Load FILE (or take a stored BATCH_ID) and dispatch until the batch is finished.
 
     Exit 0 complete, 1 error/failed, 2 unusable input or unknown batch, 4 stopped while items
@@ -177,15 +183,33 @@ def run(
         target = batch.batchId
         _print_id(target)
         if errors:
+            adapter.close()
             _report_errors(target, errors)
             sys.exit(1)
     else:
         store.status(target)  # UnknownBatchError (exit 2) before anything else
-    with _dispatch_log(dispatch_log) as log, _progress_display(store, target) as on_progress:
+    _dispatch(store, target, adapter, **options)
+
+
+def _dispatch(
+    store: GraphStore,
+    batch_id: str,
+    adapter: Any,
+    *,
+    dispatch_log: str | None,
+    once: bool,
+    workers: int,
+    lease_seconds: float,
+    attempts: int,
+    backoff: tuple[float, float],
+    as_json: bool,
+) -> None:
+    """The driver loop with the run options, then the summary and the contract's exit code."""
+    with _dispatch_log(dispatch_log) as log, _progress_display(store, batch_id) as on_progress:
         try:
             result = resolve(
                 store,
-                target,
+                batch_id,
                 adapter,
                 workers=workers,
                 once=once,
@@ -362,13 +386,11 @@ def _finish_if_done(store: GraphStore, batch_id: str) -> None:
 @cli.command()
 @click.argument("batch_id")
 @click.argument("object_id", required=False)
-@click.option("--adapter", "adapter_spec", default="simulate", show_default=True)
-@click.option("--dispatch-log", type=click.Path(dir_okay=False))
 @click.option("--no-run", is_flag=True, help="Only put the items back; do not resume.")
-def retry(
-    batch_id: str, object_id: str | None, adapter_spec: str, dispatch_log: str | None, no_run: bool
-) -> None:
-    """Put failed and blocked items (all, or OBJECT_ID and what it blocked) back, and resume."""
+@_dispatch_options
+def retry(batch_id: str, object_id: str | None, no_run: bool, adapter_spec: str, **options: Any) -> None:
+    """Put failed and blocked items (all, or OBJECT_ID and what it blocked) back, and resume
+    with the same options as run."""
     adapter = make_adapter(adapter_spec)
     store = _store()
     n = store.retry(batch_id, object_id)
@@ -376,12 +398,7 @@ def retry(
     if no_run:
         adapter.close()
         return
-    with _dispatch_log(dispatch_log) as log:
-        try:
-            result = resolve(store, batch_id, adapter, on_message=log)
-        finally:
-            adapter.close()
-    _finish_run(store, result, False)
+    _dispatch(store, batch_id, adapter, **options)
 
 
 @cli.command()

@@ -8,6 +8,7 @@ it only reads its inputs and the graph.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,10 @@ from .base import Finish, ItemKind, Progress
 __all__ = ["Neo4jStore"]
 
 T = TypeVar("T")
+
+# The driver logs each retried transaction as a multi-line warning on stderr; retries are its
+# job and ours to bound, and the CLI's contract is one readable line per error.
+logging.getLogger("neo4j").addHandler(logging.NullHandler())
 LOAD_CHUNK = 10_000
 
 
