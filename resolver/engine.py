@@ -151,6 +151,7 @@ def resolve(
     room = max(1, workers) * 4 if pool else chunk
     last_reclaim = 0.0
     last_renew = time.monotonic()
+    last_shown = 0.0
 
     def dispatch(claim: Claim, attempt: int) -> None:
         assert claim.message is not None
@@ -205,9 +206,14 @@ def resolve(
             if time.monotonic() - last_renew > lease_seconds / 3 and (in_flight or retry_at):
                 store.renew(batch_id, worker=engine.worker, lease_seconds=lease_seconds)
                 last_renew = time.monotonic()
-            if claims or in_flight or retry_at or record:
-                if on_progress and (claims or record):
+            if claims or in_flight or record:
+                if on_progress and time.monotonic() - last_shown > 0.5:
+                    # counting by status costs the waiting items: shown twice a second at most
                     on_progress(engine.progress(), result)
+                    last_shown = time.monotonic()
+                continue
+            if retry_at:  # only backoffs pending: sleep until the next one, not spin on claims
+                time.sleep(min(poll, max(0.0, min(r[0] for r in retry_at) - time.monotonic())))
                 continue
             progress = engine.progress()
             if on_progress:
