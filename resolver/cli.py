@@ -187,7 +187,7 @@ def run(target: str, batch_id: str | None, replace: bool, adapter_spec: str, **o
             _report_errors(target, errors)
             sys.exit(1)
     else:
-        store.status(target)  # UnknownBatchError (exit 2) before anything else
+        store.batch_status(target)  # UnknownBatchError (exit 2) before anything else
     _dispatch(store, target, adapter, **options)
 
 
@@ -350,7 +350,7 @@ def complete(batch_id: str, object_id: str | None, link_id: str | None, ids: tup
     """An external service reports an object (with its identifierIds) or a link created."""
     kind, item = _one_item(object_id, link_id)
     store = _store()
-    store.status(batch_id)
+    store.batch_status(batch_id)
     if kind == "object":
         if not ids:
             raise UsageError("an object completion needs its identifiers: --id KEY=VALUE")
@@ -370,7 +370,7 @@ def fail(batch_id: str, object_id: str | None, link_id: str | None, reason: str)
     """An external service reports that creating an object or link failed."""
     kind, item = _one_item(object_id, link_id)
     store = _store()
-    store.status(batch_id)
+    store.batch_status(batch_id)
     _settle(batch_id, store.fail(batch_id, kind, item, reason))  # type: ignore[arg-type]
     _finish_if_done(store, batch_id)
 

@@ -58,7 +58,11 @@ def start(home: Path | None, bolt_port: int | None, http_port: int | None, timeo
         (where / "run").mkdir(parents=True, exist_ok=True)
         port = browser_assets.ensure_running(pid_file=where / "run" / "resolver-assets.pid")
         server = neo4j_local.start(
-            home, bolt_port=bolt_port, http_port=http_port, timeout=timeout, echo=_progress,
+            home,
+            bolt_port=bolt_port,
+            http_port=http_port,
+            timeout=timeout,
+            echo=_progress,
             extra_conf=browser_assets.browser_conf(port),
         )
     except LocalNeo4jError as e:

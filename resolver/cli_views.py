@@ -155,14 +155,13 @@ def browse(batch_id: str, show_password: bool) -> None:
     from . import browser_assets, neo4j_local
     from .cli import _Ctx
     from .config import resolve_connection
-    from .views import batch_status
 
     ctx = click.get_current_context().find_object(_Ctx)
     if ctx is not None and ctx.kind == "memory":
         raise UsageError("the memory store lives inside one process; Neo4j Browser needs --store neo4j")
     args = ctx.args if ctx is not None else (None, None, None, None)
     conn = resolve_connection(*args)
-    status = batch_status(_store(), batch_id)
+    status = _store().batch_status(batch_id)
     local = neo4j_local.running()
     if local is not None and (conn.source == "local server" or conn.uri == local.uri):
         url, user, password = local.browser_url, local.username, local.password

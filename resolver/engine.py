@@ -228,10 +228,10 @@ def resolve(
                     }
                     if on_message:
                         on_message(message)
-                result.status = fin.status if fin else store.status(batch_id).status
+                result.status = fin.status if fin else store.batch_status(batch_id)
                 break
             if once:
-                result.status = store.status(batch_id).status
+                result.status = store.batch_status(batch_id)
                 result.awaiting = progress.creating
                 break
             time.sleep(poll)  # other workers or external services hold the rest

@@ -27,7 +27,6 @@ __all__ = [
     "MAX_GRAPH_NODES",
     "ExplainLimits",
     "Subgraph",
-    "batch_status",
     "explain",
     "explain_text",
     "subgraph",
@@ -114,20 +113,6 @@ def explain(
 
         return neo4j_views.explain(store, batch_id, object_id, limits)
     raise UsageError(f"explain does not support the {store.name!r} store")
-
-
-def batch_status(store: Any, batch_id: str) -> str:
-    """The batch's status by one index seek (``status`` counts the whole batch); raises
-    UnknownBatchError."""
-    if store.name == "memory":
-        from .store import memory_views
-
-        return memory_views.batch_status(store, batch_id)
-    if store.name == "neo4j":
-        from .store import neo4j_views
-
-        return neo4j_views.batch_status(store, batch_id)
-    raise UsageError(f"unsupported store {store.name!r}")
 
 
 def subgraph(

@@ -40,6 +40,7 @@ from resolver.store.base import GraphStore
 from resolver.store.memory import MemoryStore
 
 from .conftest import Server, cli_env, run_cli
+from .test_unusable_input import CSV_GOOD
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_FILES = sorted((ROOT / "examples").glob("*.json"))
@@ -272,14 +273,6 @@ def unicode_batches(draw: st.DrawFn) -> Case:
     return ("json", json.dumps(data, ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
 
-CSV_GOOD = {
-    "objects.csv": 'objectId,objectType,fields,identifierIds\nacme,brand,,"{""brandId"": ""42""}"\n'
-    'shirt,product,"{""title"": ""Shirt""}",\nshirt-red,variant,"{""color"": ""red""}",\n',
-    "references.csv": "referenceId,objectId\nsku:SH-1,shirt\n",
-    "links.csv": "linkId,objectId,referenceId,linkTag,linkType,separateDependentLinkCreate\n"
-    "l1,shirt-red,sku:SH-1,variantOf,Dependent,false\n",
-    "link_tags.csv": "linkTag,childType,parentType\nvariantOf,variant,product\ninCategory,product,category\n",
-}
 CSV_HEADER_JUNK = [
     "objectId",
     "objectType",

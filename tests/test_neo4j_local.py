@@ -20,6 +20,8 @@ from resolver.cli_neo4j import neo4j as neo4j_cli
 from resolver.errors import ResolverError
 from resolver.neo4j_local import NEO4J_VERSION, LocalNeo4jError, running, start, status, stop
 
+from .conftest import free_ports
+
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,17 +36,6 @@ def _fake_installed(home: Path, password: str = "s3cret-password-123") -> Path:
     (home / "lib" / "RESOLVER_NEO4J_VERSION").write_text(NEO4J_VERSION + "\n")
     (home / "password").write_text(password + "\n")
     return home
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -297,7 +288,7 @@ def test_busy_port_is_reported_before_starting(tmp_path: Path, monkeypatch: pyte
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        [http] = _free_ports(1)
+        [http] = free_ports(1)
         with pytest.raises(LocalNeo4jError, match=f"bolt port {port} .* already in use"):
             start(home, bolt_port=port, http_port=http, echo=lambda _: None)
 
@@ -338,7 +329,7 @@ _SMALL = {"server.memory.heap.max_size": "1g", "server.memory.pagecache.size": "
 
 @pytest.mark.neo4j
 def test_real_server_starts_answers_and_stops(live_home: Path) -> None:
-    bolt, http = _free_ports(2)
+    bolt, http = free_ports(2)
     assert 7687 not in (bolt, http) and 7474 not in (bolt, http)
     server = start(live_home, bolt_port=bolt, http_port=http, extra_conf=_SMALL, echo=lambda _: None)
     pid = server.pid
@@ -381,7 +372,7 @@ def test_real_server_starts_answers_and_stops(live_home: Path) -> None:
 
 @pytest.mark.neo4j
 def test_real_server_that_dies_reports_its_log(live_home: Path) -> None:
-    bolt, http = _free_ports(2)
+    bolt, http = free_ports(2)
     bad = {**_SMALL, "dbms.no_such_setting": "1"}  # strict config validation makes Neo4j exit
     with pytest.raises(LocalNeo4jError, match="exited while starting") as err:
         start(live_home, bolt_port=bolt, http_port=http, extra_conf=bad, echo=lambda _: None)

@@ -18,7 +18,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ from resolver.generate import generate, write_batch
 from resolver.loader import batch_from_dict
 from resolver.store.neo4j import Neo4jStore
 
-from .conftest import IN_CI, ROOT, Server, run_cli
+from .conftest import IN_CI, ROOT, Server, free_ports, run_cli
 from .slow_service import FOREVER, SlowService
 
 pytestmark = pytest.mark.neo4j
@@ -67,17 +66,6 @@ def _run(batch_id: str, adapter: str, *args: str, env: dict[str, str]) -> subpro
 def _load(store: Neo4jStore, data: dict[str, Any], batch_id: str) -> None:
     store.load(batch_from_dict({**data, "batchId": batch_id}))
     assert store.validate(batch_id) == []
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _expected_keys(data: dict[str, Any], batch_id: str) -> set[str]:
@@ -238,7 +226,7 @@ _SMALL = {"server.memory.heap.max_size": "1g", "server.memory.pagecache.size": "
 @pytest.fixture
 def own_neo4j(tmp_path: Path) -> Iterator[neo4j_local.LocalServer]:
     home = tmp_path / "n4j"
-    bolt, http = _free_ports(2)
+    bolt, http = free_ports(2)
     t0 = time.monotonic()
     try:
         server = neo4j_local.start(

@@ -600,7 +600,7 @@ def test_neo4j_matches_memory(neo4j_views_store: Any) -> None:
             assert len(capped.nodes) == 2 and capped.truncated and capped.note
             with pytest.raises(UnknownItemError):
                 views.explain(neo, bid, "no such object")
-            assert views.batch_status(neo, bid) == views.batch_status(mem, bid)
+            assert neo.batch_status(bid) == mem.batch_status(bid)
         finally:
             neo.delete(bid)
     with pytest.raises(UnknownBatchError):

@@ -541,6 +541,10 @@ class MemoryStore:
                 out.objectList.sort(key=lambda r: r["objectId"])
             return out
 
+    def batch_status(self, batch_id: str) -> str:
+        with self._lock:
+            return self._get(batch_id).status
+
     def batch_ids(self) -> list[str]:
         with self._lock:
             return sorted(self._batches)

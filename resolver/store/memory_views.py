@@ -26,12 +26,7 @@ from ..views import (
 if TYPE_CHECKING:
     from .memory import MemoryStore, _Batch
 
-__all__ = ["batch_status", "explain", "subgraph"]
-
-
-def batch_status(store: MemoryStore, batch_id: str) -> str:
-    with store._lock:
-        return store._get(batch_id).status
+__all__ = ["explain", "subgraph"]
 
 
 def explain(store: MemoryStore, batch_id: str, object_id: str, limits: ExplainLimits) -> dict[str, Any]:

@@ -208,7 +208,7 @@ class Neo4jStore:
             raise
 
     def validate(self, batch_id: str) -> list[ValidationIssue]:
-        self._require(batch_id)
+        self.batch_status(batch_id)
 
         def checks(tx: neo4j.ManagedTransaction) -> list[tuple[int, ValidationIssue]]:
             found: list[tuple[int, ValidationIssue]] = []
@@ -244,8 +244,8 @@ class Neo4jStore:
             pass
         return bool(self._one("delete_batch_node", batchId=batch_id)[0]["deleted"])
 
-    def _require(self, batch_id: str) -> str:
-        rows = self._one("batch_exists", batchId=batch_id)
+    def batch_status(self, batch_id: str) -> str:
+        rows = self._read(lambda tx: _run(tx, "batch_exists", batchId=batch_id))
         if not rows or rows[0]["status"] == "loading":
             raise UnknownBatchError(batch_id)
         return str(rows[0]["status"])
@@ -253,9 +253,9 @@ class Neo4jStore:
     # -- processing ---------------------------------------------------------------------------
 
     def start(self, batch_id: str) -> str:
-        self._require(batch_id)
+        self.batch_status(batch_id)
         rows = self._one("batch_set_status", batchId=batch_id, **{"from": ["loaded"]}, to="processing")
-        return str(rows[0]["status"]) if rows else self._require(batch_id)
+        return str(rows[0]["status"]) if rows else self.batch_status(batch_id)
 
     def claim(self, batch_id: str, *, worker: str, limit: int, lease_seconds: float) -> list[Claim]:
         until = time.time() + lease_seconds
@@ -376,7 +376,7 @@ class Neo4jStore:
         return Finish(rows[0]["status"]) if rows else None
 
     def retry(self, batch_id: str, object_id: str | None = None) -> int:
-        status = self._require(batch_id)
+        status = self.batch_status(batch_id)
         if status == "error":
             raise BatchStateError(f"batch {batch_id!r} has validation errors; fix and reload")
         rows = self._one("retry", batchId=batch_id, objectId=object_id)

@@ -25,14 +25,7 @@ if TYPE_CHECKING:
 
     from .neo4j import Neo4jStore
 
-__all__ = ["batch_status", "explain", "subgraph"]
-
-
-def batch_status(store: Neo4jStore, batch_id: str) -> str:
-    rows = store._read(lambda tx: _run(tx, "batch_exists", batchId=batch_id))
-    if not rows or rows[0]["status"] == "loading":
-        raise UnknownBatchError(batch_id)
-    return str(rows[0]["status"])
+__all__ = ["explain", "subgraph"]
 
 
 def explain(store: Neo4jStore, batch_id: str, object_id: str, limits: ExplainLimits) -> dict[str, Any]:
