@@ -145,6 +145,19 @@ def store(request: pytest.FixtureRequest) -> GraphStore:
 
 
 @pytest.fixture
+def assets_port() -> Iterator[int]:
+    """The Browser style and guide served on a free 127.0.0.1 port for the test."""
+    from resolver.browser_assets import serve_in_thread
+
+    server = serve_in_thread(0)
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
 def batch_id() -> str:
     return f"t-{uuid.uuid4().hex[:10]}"
 

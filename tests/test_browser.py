@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 
 from resolver.adapters import ManualAdapter
-from resolver.browser_assets import serve_in_thread
 from resolver.engine import resolve
 from resolver.graph_export import LINK_STYLES, STATUS_COLORS
 from resolver.loader import batch_from_dict
@@ -81,16 +80,6 @@ def driver(webdriver_mod: Any) -> Iterator[Any]:
     finally:
         drv.quit()
         shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture
-def assets_port() -> Iterator[int]:
-    server = serve_in_thread(0)
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # acme exists; summer completes; shirt is in flight; hat fails, so hat-green is blocked; the

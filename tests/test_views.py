@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from click.testing import CliRunner
 
 from resolver import graph_export, views
 from resolver.adapters import ManualAdapter
-from resolver.browser_assets import ALLOWLIST, browser_conf, read_asset, serve_in_thread
+from resolver.browser_assets import ALLOWLIST, browser_conf, read_asset
 from resolver.engine import resolve
 from resolver.errors import UnknownBatchError, UnknownItemError, UsageError
 from resolver.loader import batch_from_dict
@@ -448,18 +447,8 @@ def test_guide_has_runnable_parameterised_queries() -> None:
     assert any("DEPENDS_ON*1..20]->(o)" in q for q in queries)  # the cycle slide
 
 
-@pytest.fixture
-def assets() -> Iterator[int]:
-    server = serve_in_thread(0)
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_assets_server_serves_with_cors(assets: int) -> None:
-    base = f"http://127.0.0.1:{assets}"
+def test_assets_server_serves_with_cors(assets_port: int) -> None:
+    base = f"http://127.0.0.1:{assets_port}"
     with urllib.request.urlopen(f"{base}/resolver.grass", timeout=5) as r:
         assert r.headers["Access-Control-Allow-Origin"] == "*"
         assert "node.PendingObject" in r.read().decode()
