@@ -429,10 +429,36 @@ def _check_arguments(argv: list[str]) -> None:
             raise UsageError(f"argument '{shown}' is not valid UTF-8") from None
 
 
+_GLOBAL_OPTIONS = ("--store", "--uri", "--username", "--password", "--database")
+
+
+def _hoist_global_options(argv: list[str]) -> list[str]:
+    """``resolver run FILE --store memory`` reads as naturally as ``resolver --store memory run
+    FILE``; click only takes group options before the command, so move them there."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        name = arg.split("=", 1)[0]
+        if name in _GLOBAL_OPTIONS:
+            takes_next = "=" not in arg and i + 1 < len(argv)
+            front += argv[i : i + 1 + takes_next]
+            i += 1 + takes_next
+            continue
+        rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
-        _check_arguments(sys.argv[1:] if argv is None else argv)
-        cli.main(args=argv, prog_name="resolver", standalone_mode=False)
+        args = sys.argv[1:] if argv is None else argv
+        _check_arguments(args)
+        cli.main(args=_hoist_global_options(args), prog_name="resolver", standalone_mode=False)
     except ResolverError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -178,3 +178,15 @@ def test_memory_store_load_matches_neo4j(neo4j_server: Server, batch_id: str) ->
     for env in ({"RESOLVER_STORE": "memory"}, neo4j_server.env()):
         result = run_cli("load", str(EXAMPLES / "catalog.json"), "--batch-id", batch_id, env=env)
         assert (result.code, result.out.strip()) == (0, batch_id)
+
+
+def test_connection_options_after_the_command(tmp_path: Path) -> None:
+    log = tmp_path / "d.jsonl"
+    result = run_cli(
+        "run", str(EXAMPLES / "spring-catalog.json"), "--store", "memory", "--dispatch-log", str(log)
+    )
+    assert result.code == 0, result.err
+    assert len(log.read_text().splitlines()) == 3
+    assert run_cli("status", "nope", "--store=memory").code == 2
+    bad = run_cli("status", "x", "--uri", "bolt://127.0.0.1:1", "--password", "p")
+    assert bad.code == 3 and "cannot reach Neo4j at bolt://127.0.0.1:1" in bad.err
