@@ -330,13 +330,15 @@ def _one_item(object_id: str | None, link_id: str | None) -> tuple[str, str]:
     return ("object", object_id) if object_id is not None else ("link", link_id)  # type: ignore[return-value]
 
 
-def _settle(batch_id: str, outcome: Outcome) -> None:
+def _settle(batch_id: str, outcome: Outcome, repeat: str) -> None:
+    """``repeat`` is the status a second identical report finds: harmless, exit 0. Any other
+    unchanged status means the item was not awaiting this report: refused, exit 1."""
     if outcome.status is None:
         raise UnknownItemError(batch_id, outcome.kind, outcome.item_id)
     if outcome.changed:
         click.echo(f"{outcome.kind} {outcome.item_id}: {outcome.status}")
-    elif outcome.status == "complete":
-        click.echo(f"{outcome.kind} {outcome.item_id}: already complete; nothing changed")
+    elif outcome.status == repeat:
+        click.echo(f"{outcome.kind} {outcome.item_id}: already {repeat}; nothing changed")
     else:
         raise NotAwaitingError(outcome.kind, outcome.item_id, outcome.status)
 
@@ -357,7 +359,7 @@ def complete(batch_id: str, object_id: str | None, link_id: str | None, ids: tup
         outcome = store.complete_objects(batch_id, [(item, _parse_ids(ids))])[0]
     else:
         outcome = store.complete_links(batch_id, [item])[0]
-    _settle(batch_id, outcome)
+    _settle(batch_id, outcome, repeat="complete")
     _finish_if_done(store, batch_id)
 
 
@@ -371,7 +373,7 @@ def fail(batch_id: str, object_id: str | None, link_id: str | None, reason: str)
     kind, item = _one_item(object_id, link_id)
     store = _store()
     store.batch_status(batch_id)
-    _settle(batch_id, store.fail(batch_id, kind, item, reason))  # type: ignore[arg-type]
+    _settle(batch_id, store.fail(batch_id, kind, item, reason), repeat="failed")  # type: ignore[arg-type]
     _finish_if_done(store, batch_id)
 
 

@@ -190,3 +190,33 @@ def test_connection_options_after_the_command(tmp_path: Path) -> None:
     assert run_cli("status", "nope", "--store=memory").code == 2
     bad = run_cli("status", "x", "--uri", "bolt://127.0.0.1:1", "--password", "p")
     assert bad.code == 3 and "cannot reach Neo4j at bolt://127.0.0.1:1" in bad.err
+
+
+def test_fail_reports(neo4j_server: Server, batch_id: str) -> None:
+    env = neo4j_server.env()
+    assert (
+        run_cli(
+            "run",
+            str(EXAMPLES / "spring-catalog.json"),
+            "--batch-id",
+            batch_id,
+            "--adapter",
+            "manual",
+            "--once",
+            env=env,
+        ).code
+        == 4
+    )
+    first = run_cli("fail", batch_id, "shirt", "--reason", "out of stock", env=env)
+    assert first.code == 0 and "object shirt: failed" in first.out
+    assert "batch-complete" in first.out  # its child is blocked: nothing is left to do
+    again = run_cli("fail", batch_id, "shirt", "--reason", "out of stock", env=env)
+    assert again.code == 0 and "already failed" in again.out
+    blocked = run_cli("fail", batch_id, "shirt-red", "--reason", "x", env=env)
+    assert blocked.code == 1 and "status: blocked" in blocked.err
+    st = run_cli("status", batch_id, "--json", env=env).json()
+    assert st["status"] == "failed" and st["objects"]["byStatus"] == {
+        "blocked": 1,
+        "complete": 1,
+        "failed": 1,
+    }
