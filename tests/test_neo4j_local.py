@@ -79,7 +79,7 @@ def test_conf_rendering(tmp_path: Path) -> None:
     for name in ("data", "logs", "run", "import"):
         assert conf[f"server.directories.{name}"] == str(tmp_path / name)
         assert Path(conf[f"server.directories.{name}"]).is_absolute()
-    assert conf["server.memory.heap.initial_size"] == "512m"
+    assert conf["server.memory.heap.initial_size"] == "2g"
     assert conf["server.memory.heap.max_size"] == "2g"
     assert conf["server.memory.pagecache.size"] == "256m"  # the caller's value wins
     assert conf["dbms.usage_report.enabled"] == "false"
@@ -110,6 +110,11 @@ def test_heap_settings_become_jvm_flags() -> None:
         "-Xmx2g",
     ]
     assert flags({"server.memory.heap.max_size": "1GiB"}) == ["-Xmx1g"]
+    # the shipped initial size never ends up above a smaller max
+    assert flags({"server.memory.heap.initial_size": "2g", "server.memory.heap.max_size": "1024m"}) == [
+        "-Xms1024m",
+        "-Xmx1024m",
+    ]
     assert flags({"server.memory.heap.max_size": "lots"}) == []
 
 
@@ -379,3 +384,39 @@ def test_real_server_that_dies_reports_its_log(live_home: Path) -> None:
     assert "no_such_setting" in str(err.value)
     assert not (live_home / "run" / "resolver-neo4j.pid").exists()
     assert running(live_home) is None
+
+
+def test_start_waits_while_the_database_recovers(tmp_path: Path) -> None:
+    """After an unclean stop Neo4j replays its transaction log before it serves Bolt; start must
+    not kill it at the timeout while the debug log still reports progress, and must give up once
+    the progress stops."""
+    import threading
+    import time
+
+    (tmp_path / "logs").mkdir()
+    debug = tmp_path / "logs" / "debug.log"
+    debug.write_text("2026-01-01 00:00:00.000+0000 INFO  [o.n.k.r.Recovery] [neo4j/1]  10% completed\n")
+    [bolt] = free_ports(1)
+
+    def recover() -> None:
+        for pct in range(20, 80, 10):
+            time.sleep(0.4)
+            with debug.open("a") as f:
+                f.write(
+                    f"2026-01-01 00:00:00.000+0000 INFO  [o.n.k.r.Recovery] [neo4j/1]  {pct}% completed\n"
+                )
+
+    writer = threading.Thread(target=recover)
+    proc = subprocess.Popen(["sleep", "60"])
+    try:
+        started = time.monotonic()
+        writer.start()
+        with pytest.raises(LocalNeo4jError, match=f"did not serve Bolt on {bolt} in 1 s"):
+            neo4j_local._wait_ready(tmp_path, proc.pid, bolt, proc, timeout=1)
+        waited = time.monotonic() - started
+    finally:
+        proc.kill()
+        proc.wait()
+        writer.join()
+    # six progress lines 0.4 s apart kept it waiting past its 1 s timeout, then 1 s more
+    assert 2.4 + 1 <= waited < 2.4 + 3
