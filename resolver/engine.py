@@ -89,10 +89,16 @@ class Engine:
 
     def done(self, results: Iterable[_Done]) -> list[Outcome]:
         """Record what services answered, in as few transactions as the answers allow."""
+        return [outcome for write in self.writes(results) for outcome in write()]
+
+    def writes(self, results: Iterable[_Done]) -> list[Callable[[], list[Outcome]]]:
+        """``done``'s work as independent writes: the objects' (with every failure and
+        acceptance) and the links'. A completing object touches only waiting links and objects,
+        a completing link only itself, so the two can run side by side without a deadlock."""
         objects: list[tuple[str, Identifiers]] = []
         links: list[str] = []
         accepted: list[tuple[ItemKind, str]] = []
-        outcomes: list[Outcome] = []
+        failed: list[tuple[ItemKind, str, str]] = []
         for d in results:
             r = d.result
             if isinstance(r, Created):
@@ -103,14 +109,27 @@ class Engine:
             elif isinstance(r, Accepted):
                 accepted.append((d.claim.kind, d.claim.item_id))
             else:
-                outcomes.append(self.store.fail(self.batch_id, d.claim.kind, d.claim.item_id, r.reason))
-        if accepted:
-            self.store.accept(self.batch_id, accepted)
-        for i in range(0, len(objects), self.chunk):
-            outcomes += self.store.complete_objects(self.batch_id, objects[i : i + self.chunk])
-        for i in range(0, len(links), self.chunk):
-            outcomes += self.store.complete_links(self.batch_id, links[i : i + self.chunk])
-        return outcomes
+                failed.append((d.claim.kind, d.claim.item_id, r.reason))
+
+        def record_objects() -> list[Outcome]:
+            outcomes = [self.store.fail(self.batch_id, kind, item, reason) for kind, item, reason in failed]
+            if accepted:
+                self.store.accept(self.batch_id, accepted)
+            for i in range(0, len(objects), self.chunk):
+                outcomes += self.store.complete_objects(self.batch_id, objects[i : i + self.chunk])
+            return outcomes
+
+        def record_links() -> list[Outcome]:
+            outcomes: list[Outcome] = []
+            for i in range(0, len(links), self.chunk):
+                outcomes += self.store.complete_links(self.batch_id, links[i : i + self.chunk])
+            return outcomes
+
+        return [
+            write
+            for write, todo in ((record_objects, objects or failed or accepted), (record_links, links))
+            if todo
+        ]
 
     def progress(self) -> Progress:
         return self.store.progress(self.batch_id)
@@ -144,6 +163,10 @@ def resolve(
     if result.status in ("complete", "failed"):
         return result
     pool = None if adapter.inline else ThreadPoolExecutor(max_workers=max(1, workers))
+    # On a store with cores of its own, the answers of one round are written while the next
+    # round is claimed: three transactions at once (the claim, the objects', the links').
+    recorder = ThreadPoolExecutor(2, thread_name_prefix="resolver-record") if store.parallel_writes else None
+    recording: list[Future[list[Outcome]]] = []
     in_flight: dict[Future[Result], Claim] = {}
     retry_at: list[tuple[float, Claim, int]] = []  # due time, claim, attempt number
     tries: dict[tuple[ItemKind, str], int] = {}
@@ -202,11 +225,21 @@ def resolve(
                 result.completed += isinstance(d.result, Created)
                 result.failed += isinstance(d.result, Failed)
                 result.awaiting += isinstance(d.result, Accepted)
-            engine.done(settled)
+            # the previous round's writes, before this round's: what they release is claimable
+            # only from the next round on, which must then come even if this one found nothing
+            released = bool(recording)
+            for pending in recording:
+                pending.result()
+            recording = []
+            for write in engine.writes(settled):
+                if recorder is None:
+                    write()
+                else:
+                    recording.append(recorder.submit(write))
             if time.monotonic() - last_renew > lease_seconds / 3 and (in_flight or retry_at):
                 store.renew(batch_id, worker=engine.worker, lease_seconds=lease_seconds)
                 last_renew = time.monotonic()
-            if claims or in_flight or record:
+            if claims or in_flight or record or released or recording:
                 if on_progress and time.monotonic() - last_shown > 0.5:
                     # counting by status costs the waiting items: shown twice a second at most
                     on_progress(engine.progress(), result)
@@ -237,6 +270,8 @@ def resolve(
             time.sleep(poll)  # other workers or external services hold the rest
     finally:
         gc.unfreeze()
+        if recorder is not None:
+            recorder.shutdown(wait=True)
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     result.seconds = time.monotonic() - started

@@ -11,6 +11,7 @@ import pytest
 
 from resolver.adapters import Created, Failed, ManualAdapter, SimulateAdapter
 from resolver.engine import RetryPolicy, resolve
+from resolver.generate import generate
 from resolver.loader import batch_from_dict, load_batch
 from resolver.models import CreateLink, CreateObject, Message
 from resolver.store.base import GraphStore
@@ -248,6 +249,48 @@ def test_fail_reported_twice_changes_nothing(store: GraphStore, batch_id: str) -
     assert store.finish(batch_id) is not None
     assert store.finish(batch_id) is None  # the transition happens once
     assert store.status(batch_id).status == "failed"
+
+
+@pytest.mark.parametrize("parallel", [True, False], ids=["recorded-beside-claims", "recorded-in-turn"])
+def test_recording_beside_claims_gives_the_same_result(
+    store: GraphStore, batch_id: str, parallel: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether a round's answers are written while the next round is claimed (Neo4j) or in turn
+    (memory) changes nothing a user sees: small rounds force many of both at once."""
+    monkeypatch.setattr(store, "parallel_writes", parallel)
+    data = generate(400, 800, seed=7, shape="random", batch_id=batch_id)
+    batch = batch_from_dict(data)
+    store.load(batch)
+    assert store.validate(batch_id) == []
+    result, log = run(store, batch_id, chunk=25)
+    assert result.status == "complete"
+    check_dispatch_log(batch, log)
+    st = store.status(batch_id)
+    assert set(st.objects) == {"complete"} and set(st.links) == {"complete"}
+    # plain dependent links complete with their child; everything else is recorded on its own
+    on_their_own = [lk for lk in batch.links if not lk.dependent or lk.separateDependentLinkCreate]
+    assert result.completed == len(batch.objects) + len(on_their_own)
+
+    # a failure blocks exactly its dependents in either mode
+    failing_id = batch_id + "-f"
+    store.load(batch_from_dict({**data, "batchId": failing_id}))
+    assert store.validate(failing_id) == []
+    roots = [o["objectId"] for o in data["objects"] if "identifierIds" not in o][:3]
+    result, _ = run(store, failing_id, FailSome(set(roots)), chunk=25)
+    assert result.status == "failed"
+    objects = {o["objectId"]: o for o in store.status(failing_id, detail=True).objectList or []}
+    assert {k for k, o in objects.items() if o["status"] == "failed"} == set(roots)
+    alias = {r["referenceId"]: r["objectId"] for r in data["references"]}
+    children: dict[str, set[str]] = {}
+    for link in data["links"]:
+        if link["linkType"] == "dependent":
+            parent = alias.get(link["referenceId"], link["referenceId"])
+            children.setdefault(parent, set()).add(link["objectId"])
+    blocked, frontier = set(), set(roots)
+    while frontier:
+        frontier = {c for p in frontier for c in children.get(p, ())} - blocked
+        blocked |= frontier
+    assert {k for k, o in objects.items() if o["status"] == "blocked"} == blocked - set(roots)
 
 
 def test_dispatch_log_file_via_cli(tmp_path: Path) -> None:

@@ -43,6 +43,9 @@ class Finish:
 
 class GraphStore(Protocol):
     name: str
+    # True when two writes at once finish sooner than one after the other (a server with cores
+    # of its own); the engine then records one round's answers while it claims the next.
+    parallel_writes: bool
 
     def close(self) -> None: ...
 

@@ -75,6 +75,7 @@ class _Batch:
 
 class MemoryStore:
     name = "memory"
+    parallel_writes = False  # one lock, one interpreter: a second thread only adds switching
 
     def __init__(self) -> None:
         self._batches: dict[str, _Batch] = {}
