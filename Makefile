@@ -42,6 +42,7 @@ neo4j-status: install
 	$(RESOLVER) neo4j status
 
 bench: install
+	@if [ -z "$$NEO4J_URI" ]; then $(RESOLVER) neo4j start; fi
 	$(BIN)/python benchmarks/bench.py
 
 clean:

@@ -400,27 +400,24 @@ class _RecoveryWatch:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.offset = self._size()
-        self.last = ""
-
-    def _size(self) -> int:
         try:
-            return self.path.stat().st_size
+            self.offset = path.stat().st_size
         except OSError:
-            return 0
+            self.offset = 0
 
     def advanced(self) -> bool:
         try:
             with self.path.open("rb") as f:
+                if f.seek(0, os.SEEK_END) < self.offset:  # rotated: the new file is all news
+                    self.offset = 0
                 f.seek(self.offset)
-                text = f.read().decode("utf-8", "replace")
+                data = f.read()
         except OSError:
             return False
-        lines = [ln for ln in text.splitlines() if "[o.n.k.r.Recovery]" in ln and "completed" in ln]
-        if not lines or lines[-1] == self.last:
-            return False
-        self.last = lines[-1]
-        return True
+        complete = data[: data.rfind(b"\n") + 1]  # a line still being written is read next time
+        self.offset += len(complete)
+        text = complete.decode("utf-8", "replace")
+        return any("[o.n.k.r.Recovery]" in ln and "completed" in ln for ln in text.splitlines())
 
 
 def _alive(pid: int, home: Path) -> bool:
