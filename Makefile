@@ -17,19 +17,23 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+# the example's batch id, read when a recipe needs it (after install made the venv)
+DEMO_BATCH = $(shell $(BIN)/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["batchId"])' $(EXAMPLE))
+
 demo: install
 	@if [ -z "$$NEO4J_URI" ]; then $(RESOLVER) neo4j start; fi
 	$(RESOLVER) load $(EXAMPLE) --replace
-	$(RESOLVER) run $$($(BIN)/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["batchId"])' $(EXAMPLE)) --dispatch-log out/demo-dispatch.jsonl
-	$(RESOLVER) status $$($(BIN)/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["batchId"])' $(EXAMPLE))
-	@$(BIN)/python -m resolver.demo_hint $(EXAMPLE)
+	$(RESOLVER) run $(DEMO_BATCH) --dispatch-log out/demo-dispatch.jsonl
+	$(RESOLVER) status $(DEMO_BATCH)
+	@echo
+	$(RESOLVER) browse $(DEMO_BATCH)
 
 lint: install
 	$(BIN)/ruff check resolver tests benchmarks
 	$(BIN)/mypy
 
 test: lint
-	sh tests/browser_setup.sh
+	sh tests/system_setup.sh
 	$(BIN)/pytest -q -p no:cacheprovider
 
 neo4j-start: install

@@ -132,7 +132,7 @@ def graphlib_walk(batch: Any) -> int:
 def profile_completion(store: Any, batch_id: str, sample: int) -> dict[str, Any]:
     """PROFILE claim_objects, then complete_objects + release_links + release_children on what
     it claimed, all in one transaction that is rolled back: db hits per item."""
-    from resolver.queries import query
+    from resolver.store.queries import query
 
     def hits(plan: dict[str, Any]) -> int:
         return int(plan.get("dbHits", 0)) + sum(hits(c) for c in plan.get("children", []))

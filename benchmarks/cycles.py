@@ -27,8 +27,8 @@ import neo4j
 from resolver.config import resolve_connection
 from resolver.generate import generate
 from resolver.loader import batch_from_dict
-from resolver.queries import query
 from resolver.store.neo4j import Neo4jStore
+from resolver.store.queries import query
 from resolver.validation import find_cycles
 
 PEEL_INIT = """

@@ -1,1 +1,2 @@
-"""Named Cypher queries, one per file; loaded by resolver.queries."""
+"""Named Cypher queries, one per file; shipped as ``resolver.store.cypher`` and loaded by
+``resolver.store.queries``."""

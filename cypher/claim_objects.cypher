@@ -12,7 +12,6 @@ SET o.status = 'creating', o.attempt = o.attempt + 1, o.claimedBy = $worker,
 REMOVE o:Ready
 WITH o
 OPTIONAL MATCH (o)-[l:DEPENDS_ON]->(p:PendingObject)
-WITH o, l, p ORDER BY l.linkId
 WITH o, collect(CASE WHEN l IS NULL THEN null ELSE
        {linkId: l.linkId, linkTag: l.linkTag, objectId: p.objectId,
         identifierIds: p.identifierIds} END) AS parents

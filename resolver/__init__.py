@@ -17,7 +17,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .adapters import Accepted, Adapter, Created, Failed, ManualAdapter, SimulateAdapter, make_adapter
-from .engine import Engine, RetryPolicy, RunResult, resolve
+from .engine import Answer, Engine, RetryPolicy, RunResult, resolve
 from .errors import (
     AdapterError,
     BatchExistsError,
@@ -39,6 +39,7 @@ __all__ = [
     "Accepted",
     "Adapter",
     "AdapterError",
+    "Answer",
     "Batch",
     "BatchExistsError",
     "BatchStateError",

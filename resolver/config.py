@@ -33,9 +33,9 @@ def resolve_connection(
     if uri:
         password = password if password is not None else os.environ.get("NEO4J_PASSWORD", "")
         return Connection(uri, username, password, database, "environment")
-    from . import neo4j_local
+    from .local import neo4j as local_neo4j
 
-    server = neo4j_local.running()
+    server = local_neo4j.running()
     if server is None:
         raise StoreUnavailableError(
             "no Neo4j configured: set NEO4J_URI (and NEO4J_PASSWORD), start the local server with "

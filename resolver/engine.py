@@ -1,9 +1,21 @@
-"""The driver loop, shaped like ``graphlib.TopologicalSorter``: ``prepare``, ``get_ready``,
-``done``, ``is_active``, with ``resolve`` on top to run a batch to the end.
+"""The engine: one worker's view of one batch in ``graphlib.TopologicalSorter``'s phases
+(``prepare``, ``get_ready``, ``done``, ``is_active``), and ``resolve``, the driver loop that runs a
+batch to its end with an adapter.
 
 The readiness bookkeeping lives in the store (an unmet-parents counter per object), so the engine
 holds only what is in flight, and any number of engines in any number of processes can share one
 batch: a claim is a guarded write in the store, never a decision made here.
+
+One round of the loop, each a method of ``_Loop``::
+
+    reclaim   put items whose lease ran out back to ready (another worker died)
+    claim     take ready items (get_ready); existing objects complete without dispatch
+    dispatch  send each to the adapter, inline or on a thread pool
+    collect   gather the answers that arrived
+    settle    transient failures wait for a retry; the rest are final
+    record    write the final answers (done), overlapping the next round on a server store
+    renew     extend the leases of what is still in flight
+    finish    when nothing is left: the batch's final transition, and batch-complete
 """
 
 from __future__ import annotations
@@ -15,15 +27,17 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 
+from . import messages
 from .adapters.base import Accepted, Adapter, Created, Failed, Result
 from .errors import BatchStateError
-from .models import BatchComplete, Claim, Identifiers, Message, Outcome
-from .store.base import Finish, GraphStore, ItemKind, Progress
+from .models import Claim, Identifiers, ItemKind, Message, Outcome
+from .store.base import Finish, GraphStore, Progress
 
-__all__ = ["Engine", "RetryPolicy", "RunResult", "resolve"]
+__all__ = ["Answer", "Engine", "RetryPolicy", "RunResult", "resolve"]
 
 
 def worker_id() -> str:
@@ -53,8 +67,11 @@ class RunResult:
     seconds: float = 0.0
 
 
-@dataclass
-class _Done:
+@dataclass(frozen=True)
+class Answer:
+    """What became of one claimed item: the service's result, or ``Created`` for an existing
+    object, which completes without dispatch."""
+
     claim: Claim
     result: Result
 
@@ -80,6 +97,8 @@ class Engine:
         return status
 
     def get_ready(self, limit: int | None = None) -> list[Claim]:
+        """Claim up to ``limit`` ready items: each is this worker's until it answers or its
+        lease runs out."""
         return self.store.claim(
             self.batch_id,
             worker=self.worker,
@@ -87,11 +106,11 @@ class Engine:
             lease_seconds=self.lease_seconds,
         )
 
-    def done(self, results: Iterable[_Done]) -> list[Outcome]:
-        """Record what services answered, in as few transactions as the answers allow."""
-        return [outcome for write in self.writes(results) for outcome in write()]
+    def done(self, answers: Iterable[Answer]) -> list[Outcome]:
+        """Record final answers, in as few transactions as they allow."""
+        return [outcome for write in self.writes(answers) for outcome in write()]
 
-    def writes(self, results: Iterable[_Done]) -> list[Callable[[], list[Outcome]]]:
+    def writes(self, answers: Iterable[Answer]) -> list[Callable[[], list[Outcome]]]:
         """``done``'s work as independent writes: the objects' (with every failure and
         acceptance) and the links'. A completing object touches only waiting links and objects,
         a completing link only itself, so the two can run side by side without a deadlock."""
@@ -99,17 +118,17 @@ class Engine:
         links: list[str] = []
         accepted: list[tuple[ItemKind, str]] = []
         failed: list[tuple[ItemKind, str, str]] = []
-        for d in results:
-            r = d.result
+        for a in answers:
+            r = a.result
             if isinstance(r, Created):
-                if d.claim.kind == "object":
-                    objects.append((d.claim.item_id, r.identifierIds or {}))
+                if a.claim.kind == "object":
+                    objects.append((a.claim.item_id, r.identifierIds or {}))
                 else:
-                    links.append(d.claim.item_id)
+                    links.append(a.claim.item_id)
             elif isinstance(r, Accepted):
-                accepted.append((d.claim.kind, d.claim.item_id))
+                accepted.append((a.claim.kind, a.claim.item_id))
             else:
-                failed.append((d.claim.kind, d.claim.item_id, r.reason))
+                failed.append((a.claim.kind, a.claim.item_id, r.reason))
 
         def record_objects() -> list[Outcome]:
             outcomes = [self.store.fail(self.batch_id, kind, item, reason) for kind, item, reason in failed]
@@ -134,10 +153,12 @@ class Engine:
     def progress(self) -> Progress:
         return self.store.progress(self.batch_id)
 
-    def is_active(self) -> bool:
-        return self.progress().unfinished > 0
+    def is_active(self, progress: Progress | None = None) -> bool:
+        """Whether anything of the batch is still waiting, ready or in flight."""
+        return (progress or self.progress()).unfinished > 0
 
     def finish(self) -> Finish | None:
+        """The batch's final transition, made by exactly one worker (None for the others)."""
         return self.store.finish(self.batch_id)
 
 
@@ -157,125 +178,209 @@ def resolve(
 ) -> RunResult:
     """Run the batch until it is finished (or, with ``once``, until nothing is ready here)."""
     engine = Engine(store, batch_id, chunk=chunk, lease_seconds=lease_seconds)
-    retry = retry or RetryPolicy()
-    started = time.monotonic()
-    result = RunResult(batch_id, engine.prepare())
-    if result.status in ("complete", "failed"):
-        return result
-    pool = None if adapter.inline else ThreadPoolExecutor(max_workers=max(1, workers))
-    # On a store with cores of its own, the answers of one round are written while the next
-    # round is claimed: three transactions at once (the claim, the objects', the links').
-    recorder = ThreadPoolExecutor(2, thread_name_prefix="resolver-record") if store.parallel_writes else None
-    recording: list[Future[list[Outcome]]] = []
-    in_flight: dict[Future[Result], Claim] = {}
-    retry_at: list[tuple[float, Claim, int]] = []  # due time, claim, attempt number
-    tries: dict[tuple[ItemKind, str], int] = {}
-    finished: list[_Done] = []
-    room = max(1, workers) * 4 if pool else chunk
-    last_reclaim = 0.0
-    last_renew = time.monotonic()
-    last_shown = 0.0
+    loop = _Loop(
+        engine,
+        adapter,
+        workers=workers,
+        once=once,
+        retry=retry or RetryPolicy(),
+        poll=poll,
+        on_message=on_message,
+        on_progress=on_progress,
+    )
+    return loop.run()
 
-    def dispatch(claim: Claim, attempt: int) -> None:
+
+class _Loop:
+    """``resolve``'s state between rounds: what is in flight, waiting for a retry, being
+    recorded. One method per step of a round (see the module docstring)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        adapter: Adapter,
+        *,
+        workers: int,
+        once: bool,
+        retry: RetryPolicy,
+        poll: float,
+        on_message: Callable[[Message], None] | None,
+        on_progress: Callable[[Progress, RunResult], None] | None,
+    ) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.adapter = adapter
+        self.once = once
+        self.retry = retry
+        self.poll = poll
+        self.on_message = on_message
+        self.on_progress = on_progress
+        self.result = RunResult(engine.batch_id, "")
+        self.pool = None if adapter.inline else ThreadPoolExecutor(max_workers=max(1, workers))
+        # On a store with cores of its own, the answers of one round are written while the next
+        # round is claimed: three transactions at once (the claim, the objects', the links').
+        self.recorder = (
+            ThreadPoolExecutor(2, thread_name_prefix="resolver-record")
+            if self.store.parallel_writes
+            else None
+        )
+        self.room = max(1, workers) * 4 if self.pool else engine.chunk
+        self.in_flight: dict[Future[Result], Claim] = {}
+        self.retry_at: list[tuple[float, Claim, int]] = []  # due time, claim, attempt number
+        self.tries: dict[tuple[ItemKind, str], int] = {}
+        self.answers: list[Answer] = []  # collected, not settled yet
+        self.recording: list[Future[list[Outcome]]] = []
+        self.last_reclaim = 0.0
+        self.last_renew = time.monotonic()
+        self.last_shown = 0.0
+
+    def run(self) -> RunResult:
+        started = time.monotonic()
+        self.result.status = self.engine.prepare()
+        if self.result.status in ("complete", "failed"):
+            return self.result
+        # What is loaded lives as long as the run: kept out of the cyclic collector's sight, the
+        # full collections that the run's own allocations trigger stop walking the whole batch
+        # again (a third of a 100k-object memory-store run otherwise). Process-wide, a hint only.
+        gc.freeze()
+        try:
+            while self.round():
+                pass
+        finally:
+            gc.unfreeze()
+            if self.recorder is not None:
+                self.recorder.shutdown(wait=True)
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+        self.result.seconds = time.monotonic() - started
+        return self.result
+
+    def round(self) -> bool:
+        """One round of the loop; False once the run is over."""
+        self.reclaim()
+        for _, claim, attempt in self.due_retries():
+            self.dispatch(claim, attempt)
+        claims = self.claim()
+        self.collect(wait=not claims)
+        collected = bool(self.answers)
+        released = self.record(self.settle())
+        self.renew()
+        if claims or self.in_flight or collected or released or self.recording:
+            self.show_progress()
+            return True
+        if self.retry_at:  # only backoffs pending: sleep until the next one, not spin on claims
+            time.sleep(min(self.poll, max(0.0, min(r[0] for r in self.retry_at) - time.monotonic())))
+            return True
+        return self.finish()
+
+    def reclaim(self) -> None:
+        now = time.monotonic()
+        if now - self.last_reclaim > max(1.0, self.engine.lease_seconds / 4):
+            self.store.reclaim_expired(self.engine.batch_id, now=time.time())
+            self.last_reclaim = now
+
+    def due_retries(self) -> list[tuple[float, Claim, int]]:
+        now = time.monotonic()
+        due = [r for r in self.retry_at if r[0] <= now]
+        self.retry_at = [r for r in self.retry_at if r[0] > now]
+        return due
+
+    def claim(self) -> list[Claim]:
+        room = min(self.engine.chunk, max(1, self.room - len(self.in_flight)))
+        claims = self.engine.get_ready(room)
+        for claim in claims:
+            if claim.message is None:  # an existing object: nothing to create
+                self.answers.append(Answer(claim, Created(claim.identifierIds)))
+            else:
+                self.dispatch(claim, 1)
+        return claims
+
+    def dispatch(self, claim: Claim, attempt: int) -> None:
         assert claim.message is not None
-        if on_message:
-            on_message(claim.message)
-        result.dispatched += attempt == 1
-        if pool is None:
-            finished.append(_Done(claim, _safe_send(adapter, claim)))
+        if self.on_message:
+            self.on_message(claim.message)
+        self.result.dispatched += attempt == 1
+        if self.pool is None:
+            self.answers.append(Answer(claim, _safe_send(self.adapter, claim)))
         else:
-            in_flight[pool.submit(_safe_send, adapter, claim)] = claim
+            self.in_flight[self.pool.submit(_safe_send, self.adapter, claim)] = claim
 
-    # What is loaded lives as long as the run: kept out of the cyclic collector's sight, the full
-    # collections that the run's own allocations trigger stop walking the whole batch again
-    # (a third of a 100k-object memory-store run otherwise). Process-wide, and only a speed hint.
-    gc.freeze()
-    try:
-        while True:
-            now = time.monotonic()
-            if now - last_reclaim > max(1.0, lease_seconds / 4):
-                store.reclaim_expired(batch_id, now=time.time())
-                last_reclaim = now
-            due = [r for r in retry_at if r[0] <= now]
-            retry_at = [r for r in retry_at if r[0] > now]
-            for _, claim, attempt in due:
-                dispatch(claim, attempt)
-            claims = engine.get_ready(min(chunk, max(1, room - len(in_flight))))
-            for claim in claims:
-                if claim.message is None:  # an existing object: nothing to create
-                    finished.append(_Done(claim, Created(claim.identifierIds)))
-                else:
-                    dispatch(claim, 1)
-            if in_flight:
-                done, _ = wait(list(in_flight), timeout=0 if claims else poll, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    finished.append(_Done(in_flight.pop(fut), fut.result()))
-            record, finished = finished, []
-            settled: list[_Done] = []
-            for d in record:
-                key = (d.claim.kind, d.claim.item_id)
-                if isinstance(d.result, Failed) and not d.result.permanent:
-                    n = tries.get(key, 1)
-                    if n < retry.attempts:
-                        tries[key] = n + 1
-                        retry_at.append((time.monotonic() + retry.delay(n), d.claim, n + 1))
-                        continue
-                tries.pop(key, None)
-                settled.append(d)
-                result.completed += isinstance(d.result, Created)
-                result.failed += isinstance(d.result, Failed)
-                result.awaiting += isinstance(d.result, Accepted)
-            # the previous round's writes, before this round's: what they release is claimable
-            # only from the next round on, which must then come even if this one found nothing
-            released = bool(recording)
-            for pending in recording:
-                pending.result()
-            recording = []
-            for write in engine.writes(settled):
-                if recorder is None:
-                    write()
-                else:
-                    recording.append(recorder.submit(write))
-            if time.monotonic() - last_renew > lease_seconds / 3 and (in_flight or retry_at):
-                store.renew(batch_id, worker=engine.worker, lease_seconds=lease_seconds)
-                last_renew = time.monotonic()
-            if claims or in_flight or record or released or recording:
-                if on_progress and time.monotonic() - last_shown > 0.5:
-                    # counting by status costs the waiting items: shown twice a second at most
-                    on_progress(engine.progress(), result)
-                    last_shown = time.monotonic()
-                continue
-            if retry_at:  # only backoffs pending: sleep until the next one, not spin on claims
-                time.sleep(min(poll, max(0.0, min(r[0] for r in retry_at) - time.monotonic())))
-                continue
-            progress = engine.progress()
-            if on_progress:
-                on_progress(progress, result)
-            if progress.unfinished == 0:
-                fin = engine.finish()
-                if fin is not None:
-                    message: BatchComplete = {
-                        "kind": "batch-complete",
-                        "batchId": batch_id,
-                        "status": fin.status,
-                    }
-                    if on_message:
-                        on_message(message)
-                result.status = fin.status if fin else store.batch_status(batch_id)
-                break
-            if once:
-                result.status = store.batch_status(batch_id)
-                result.awaiting = progress.creating
-                break
-            time.sleep(poll)  # other workers or external services hold the rest
-    finally:
-        gc.unfreeze()
-        if recorder is not None:
-            recorder.shutdown(wait=True)
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-    result.seconds = time.monotonic() - started
-    return result
+    def collect(self, *, wait: bool) -> None:
+        """The answers that arrived; with ``wait`` (nothing was claimed), up to ``poll`` seconds
+        for the first."""
+        if not self.in_flight:
+            return
+        done, _ = futures_wait(
+            list(self.in_flight), timeout=self.poll if wait else 0, return_when=FIRST_COMPLETED
+        )
+        for fut in done:
+            self.answers.append(Answer(self.in_flight.pop(fut), fut.result()))
+
+    def settle(self) -> list[Answer]:
+        """The collected answers that are final; transient failures are scheduled to retry."""
+        final: list[Answer] = []
+        for a in self.answers:
+            key = (a.claim.kind, a.claim.item_id)
+            if isinstance(a.result, Failed) and not a.result.permanent:
+                n = self.tries.get(key, 1)
+                if n < self.retry.attempts:
+                    self.tries[key] = n + 1
+                    self.retry_at.append((time.monotonic() + self.retry.delay(n), a.claim, n + 1))
+                    continue
+            self.tries.pop(key, None)
+            final.append(a)
+            self.result.completed += isinstance(a.result, Created)
+            self.result.failed += isinstance(a.result, Failed)
+            self.result.awaiting += isinstance(a.result, Accepted)
+        self.answers = []
+        return final
+
+    def record(self, final: list[Answer]) -> bool:
+        """Write the final answers; True when the previous round's writes were still pending.
+        Those are awaited first: what they release is claimable only from the next round on,
+        which must then come even if this one found nothing."""
+        released = bool(self.recording)
+        for pending in self.recording:
+            pending.result()
+        self.recording = []
+        for write in self.engine.writes(final):
+            if self.recorder is None:
+                write()
+            else:
+                self.recording.append(self.recorder.submit(write))
+        return released
+
+    def renew(self) -> None:
+        lease = self.engine.lease_seconds
+        if time.monotonic() - self.last_renew > lease / 3 and (self.in_flight or self.retry_at):
+            self.store.renew(self.engine.batch_id, worker=self.engine.worker, lease_seconds=lease)
+            self.last_renew = time.monotonic()
+
+    def show_progress(self) -> None:
+        # counting by status costs the waiting items: shown twice a second at most
+        if self.on_progress and time.monotonic() - self.last_shown > 0.5:
+            self.on_progress(self.engine.progress(), self.result)
+            self.last_shown = time.monotonic()
+
+    def finish(self) -> bool:
+        """Nothing here to do: finish the batch if nothing is left anywhere, else wait for the
+        other workers or external services (or stop, with ``once``). False when the run ends."""
+        progress = self.engine.progress()
+        if self.on_progress:
+            self.on_progress(progress, self.result)
+        batch_id = self.engine.batch_id
+        if not self.engine.is_active(progress):
+            fin = self.engine.finish()
+            if fin is not None and self.on_message:
+                self.on_message(messages.batch_complete(batch_id, fin.status))
+            self.result.status = fin.status if fin else self.store.batch_status(batch_id)
+            return False
+        if self.once:
+            self.result.status = self.store.batch_status(batch_id)
+            self.result.awaiting = progress.creating
+            return False
+        time.sleep(self.poll)  # other workers or external services hold the rest
+        return True
 
 
 def _safe_send(adapter: Adapter, claim: Claim) -> Result:

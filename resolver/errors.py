@@ -14,6 +14,8 @@ code that the contract assigns to it, so the CLI maps errors to exits in one pla
     +-- StoreUnavailableError (3)      the graph store cannot be reached or refused us
     +-- QueryError (1)                 a named query is missing or called with wrong parameters
     +-- AdapterError (2)               an adapter spec is unusable (not a failed create)
+    +-- LocalServerError (1)           a local development server cannot be installed or run
+        +-- LocalNeo4jError (1)
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ __all__ = [
     "BatchExistsError",
     "BatchStateError",
     "InputError",
+    "LocalNeo4jError",
+    "LocalServerError",
     "NotAwaitingError",
     "QueryError",
     "ResolverError",
@@ -113,3 +117,12 @@ class AdapterError(ResolverError):
     """An adapter cannot be built from its spec (unknown kind, bad module, missing program)."""
 
     exit_code = 2
+
+
+class LocalServerError(ResolverError):
+    """A local development server (``resolver neo4j ...``) could not be installed, started or
+    stopped."""
+
+
+class LocalNeo4jError(LocalServerError):
+    """The local Neo4j server could not be installed, started or stopped."""

@@ -1,5 +1,5 @@
-"""Synthetic batches for tests and benchmarks: ``generate`` returns a batch dict in the CONTRACT
-section 1 format, valid by construction, and the same one for the same arguments.
+"""Synthetic batches for tests and benchmarks: ``generate`` returns a batch dict in the format of
+docs/interface.md (section 1), valid by construction, and the same one for the same arguments.
 
 Every object ``o<i>`` has a *layer* (its type is ``t<layer>``) and a position in a topological
 order; a dependent link always goes from a later position (the child) to an earlier one (the

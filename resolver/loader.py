@@ -33,6 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from .errors import InputError
 from .models import Batch, Id
+from .text import json_kind, shown
 
 __all__ = ["batch_from_dict", "load_batch", "new_batch_id", "read_batch"]
 
@@ -95,7 +96,7 @@ def read_batch(path: str | Path, batch_id: str | None = None) -> tuple[Batch, di
 def batch_from_dict(data: Any, source: str = "<batch>", places: _Places | None = None) -> Batch:
     """Validate parsed data; ``places`` maps (section, index) to a better place name (CSV lines)."""
     if not isinstance(data, dict):
-        raise InputError(source, "", f"expected a JSON object at the top, got {_kind(data)}")
+        raise InputError(source, "", f"expected a JSON object at the top, got {json_kind(data)}")
     try:
         batch = Batch.model_validate(data)
     except ValidationError as exc:
@@ -220,12 +221,6 @@ def _read_json(p: Path, source: str) -> Any:
     return data
 
 
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
-        type(value), "a number" if isinstance(value, int | float) else "null"
-    )
-
-
 def _problem(err: Mapping[str, Any]) -> str:
     kind = err["type"]
     if kind == "missing":
@@ -236,14 +231,14 @@ def _problem(err: Mapping[str, Any]) -> str:
         return f"must be 'dependent' or 'independent', got {err['input']!r}"
     if kind == "string_too_short":
         return "must not be empty"
-    return f"{err['msg'].lower()}, got {_kind(err['input'])}"
+    return f"{err['msg'].lower()}, got {json_kind(err['input'])}"
 
 
 def _place(loc: Sequence[int | str], data: Any, places: _Places | None) -> str:
     """('links', 3, 'linkTag') -> 'links[3] (linkId "l4"): linkTag', or a CSV line."""
     if len(loc) >= 2 and isinstance(loc[1], int) and isinstance(loc[0], str):
         section, index = loc[0], loc[1]
-        rest = ".".join(_shown(x) for x in loc[2:])
+        rest = ".".join(shown(x) for x in loc[2:])
         if places and (section, index) in places:
             head = places[(section, index)]
         else:
@@ -252,14 +247,7 @@ def _place(loc: Sequence[int | str], data: Any, places: _Places | None) -> str:
             if ident:
                 head += f" ({ident})"
         return f"{head}: {rest}" if rest else head
-    return ".".join(_shown(x) for x in loc) or "top level"
-
-
-def _shown(key: int | str) -> str:
-    """A key as the message shows it: quoted with escapes when it holds a line break, a control
-    or an invisible character (an unknown key "a\nerror: b" must not make a second line)."""
-    text = str(key)
-    return text if text.isprintable() else repr(text)
+    return ".".join(shown(x) for x in loc) or "top level"
 
 
 def _ident(data: Any, section: str, index: int) -> str:
@@ -389,7 +377,7 @@ def _csv_rows(text: str, where: str, section: str) -> list[tuple[int, dict[str, 
     known = set(CSV_FILES[section][1])
     unknown = [h for h in header if h not in known]
     if unknown:
-        raise InputError(where, "line 1", f"unknown column(s): {', '.join(map(_shown, unknown))}")
+        raise InputError(where, "line 1", f"unknown column(s): {', '.join(map(shown, unknown))}")
     out = []
     try:
         for row in reader:

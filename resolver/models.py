@@ -6,9 +6,10 @@ Pure data: no driver or store imports, so every layer can share these types.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from typing_extensions import TypedDict  # pydantic validates these only on Python 3.12+ otherwise
 
 __all__ = [
     "Batch",
@@ -18,6 +19,7 @@ __all__ = [
     "CreateLink",
     "CreateObject",
     "Identifiers",
+    "ItemKind",
     "LinkEnd",
     "LinkSpec",
     "LinkTagSpec",
@@ -32,6 +34,7 @@ __all__ = [
 Id = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 Scalar = str | int | float | bool
 Identifiers = dict[str, Scalar]
+ItemKind = Literal["object", "link"]
 
 
 class _Strict(BaseModel):
@@ -79,7 +82,7 @@ class LinkSpec(_Strict):
 
 
 class Batch(_Strict):
-    """A batch file as CONTRACT section 1 describes it."""
+    """A batch file as docs/interface.md (section 1) describes it."""
 
     batchId: Id | None = None
     linkTags: dict[str, LinkTagSpec] = Field(default_factory=dict)
@@ -145,7 +148,7 @@ class Claim:
     """An item a worker now owns: ``message`` is None for an existing object, which completes
     without dispatch, carrying ``identifierIds`` of its own."""
 
-    kind: Literal["object", "link"]
+    kind: ItemKind
     item_id: str
     attempt: int
     message: CreateObject | CreateLink | None
@@ -157,7 +160,7 @@ class Outcome:
     """What recording a completion or failure did: ``changed`` False with ``status`` the item's
     status when nothing changed (already complete, or not awaiting)."""
 
-    kind: Literal["object", "link"]
+    kind: ItemKind
     item_id: str
     changed: bool
     status: str | None  # None: no such item

@@ -8,9 +8,9 @@ blocked), the failure behind a blocked object, and its links.
 ``subgraph(store, batch_id, around, depth)`` is the graph to draw: the neighbourhood of one
 object (``around``), or the whole batch, capped.
 
-Both start at one object and expand a bounded number of hops and items: their cost follows what
-they show, not the size of the batch. Each store has its own implementation
-(``store/memory_views.py``, ``store/neo4j_views.py``); this module holds what they share.
+Both are written once here, over the narrow ``GraphReader`` each store hands out
+(``store.reader(batch_id)``). Both start at one object and expand a bounded number of hops and
+items, level by level: their cost follows what they show, not the size of the batch.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import UsageError
+from .errors import UnknownItemError, UsageError
 from .models import ValidationIssue
+from .store.base import GraphStore
 
 __all__ = [
     "MAX_GRAPH_NODES",
@@ -96,27 +97,49 @@ class Subgraph:
         return out
 
 
-# -- dispatch -----------------------------------------------------------------------------------
+# -- the two views --------------------------------------------------------------------------
 
 
 def explain(
-    store: Any, batch_id: str, object_id: str, *, limits: ExplainLimits | None = None
+    store: GraphStore, batch_id: str, object_id: str, *, limits: ExplainLimits | None = None
 ) -> dict[str, Any]:
     """Why ``object_id`` is in its state; UnknownBatchError / UnknownItemError for unknown ids."""
     limits = limits or ExplainLimits()
-    if store.name == "memory":
-        from .store import memory_views
+    with store.reader(batch_id) as reader:
+        head = reader.head()
+        node = reader.object(object_id)
+        if node is None:
+            raise UnknownItemError(batch_id, "object", object_id)
+        out = _object_entry(batch_id, head.status, object_id, node)
 
-        return memory_views.explain(store, batch_id, object_id, limits)
-    if store.name == "neo4j":
-        from .store import neo4j_views
+        def lookup(oid: str) -> Brief | None:
+            found = reader.briefs([oid])
+            return found[0] if found else None
 
-        return neo4j_views.explain(store, batch_id, object_id, limits)
-    raise UsageError(f"explain does not support the {store.name!r} store")
+        out.update(
+            _ancestors_search(
+                object_id,
+                node["status"],
+                node.get("blockedBy"),
+                lambda ids: reader.parents(ids, limits.max_nodes + 1),
+                limits,
+                lookup,
+            )
+        )
+        links: dict[str, dict[str, Any]] = {}
+        for r in reader.links(object_id, limits.max_links):
+            if r["linkId"] in links or len(links) >= limits.max_links:
+                continue
+            links[r["linkId"]] = _link_entry(object_id, r)
+        out["links"] = list(links.values())
+        out["linksTotal"] = max(int(node["degree"]), len(links))
+        out["linksTruncated"] = out["linksTotal"] > len(links)
+        out["errors"] = _relevant_errors(head.errors, object_id)
+        return out
 
 
 def subgraph(
-    store: Any,
+    store: GraphStore,
     batch_id: str,
     around: str | None = None,
     depth: int = 2,
@@ -129,23 +152,45 @@ def subgraph(
         raise UsageError("--depth must be 0 or more")
     if max_nodes < 1:
         raise UsageError("the node cap must be at least 1")
-    if store.name == "memory":
-        from .store import memory_views
+    with store.reader(batch_id) as reader:
+        head = reader.head()
+        if around is None:
+            nodes = reader.objects(max_nodes + 1)
+        else:
+            node = reader.object(around)
+            if node is None:
+                raise UnknownItemError(batch_id, "object", around)
+            nodes = [{"objectId": around, "objectType": node["objectType"], "status": node["status"]}]
+            frontier = [around]
+            seen = [around]
+            for _ in range(depth):  # breadth-first, one level per read: no variable-length path
+                if not frontier or len(nodes) > max_nodes:
+                    break
+                found = reader.neighbours(frontier, seen, max_nodes + 1 - len(nodes))
+                nodes += found
+                frontier = [r["objectId"] for r in found]
+                seen += frontier
+        truncated = len(nodes) > max_nodes
+        nodes = nodes[:max_nodes]
+        edges = reader.edges([n["objectId"] for n in nodes], 8 * max_nodes)
+    return Subgraph.build(
+        batch_id,
+        nodes,
+        edges,
+        around=around,
+        depth=depth,
+        total=head.object_count,
+        truncated=truncated,
+        max_nodes=max_nodes,
+    )
 
-        return memory_views.subgraph(store, batch_id, around, depth, max_nodes)
-    if store.name == "neo4j":
-        from .store import neo4j_views
 
-        return neo4j_views.subgraph(store, batch_id, around, depth, max_nodes)
-    raise UsageError(f"graph does not support the {store.name!r} store")
-
-
-# -- shared by the store implementations ------------------------------------------------------
+# -- pieces of the answers -------------------------------------------------------------------
 
 Brief = dict[str, Any]  # {objectId, status, attempt, reason, blockedBy, accepted}
 
 
-def object_entry(batch_id: str, batch_status: str, object_id: str, d: Mapping[str, Any]) -> dict[str, Any]:
+def _object_entry(batch_id: str, batch_status: str, object_id: str, d: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "batchId": batch_id,
         "batchStatus": batch_status,
@@ -162,7 +207,7 @@ def object_entry(batch_id: str, batch_status: str, object_id: str, d: Mapping[st
     }
 
 
-def ancestors_search(
+def _ancestors_search(
     object_id: str,
     status: str,
     blocked_by: str | None,
@@ -244,23 +289,13 @@ def _path(came_from: Mapping[str, str | None], oid: str) -> list[str]:
     return path
 
 
-def link_entry(
-    object_id: str,
-    link_id: str,
-    link_tag: str,
-    dependent: bool,
-    separate: bool,
-    status: str,
-    child: Brief,
-    parent: Brief,
-    reason: str | None,
-    blocked_by: str | None,
-) -> dict[str, Any]:
+def _link_entry(object_id: str, r: Mapping[str, Any]) -> dict[str, Any]:
+    child, parent, status = r["child"], r["parent"], r["status"]
     entry: dict[str, Any] = {
-        "linkId": link_id,
-        "linkTag": link_tag,
-        "linkType": "dependent" if dependent else "independent",
-        "separate": separate,
+        "linkId": r["linkId"],
+        "linkTag": r["linkTag"],
+        "linkType": "dependent" if r["dependent"] else "independent",
+        "separate": bool(r["separate"]),
         "role": "child" if child["objectId"] == object_id else "parent",
         "child": child["objectId"],
         "parent": parent["objectId"],
@@ -269,18 +304,18 @@ def link_entry(
     if status == "waiting":
         # What holds it: a dependent link completes (or becomes ready) with its child; an
         # independent one needs both ends complete.
-        ends = [child] if dependent else [child, parent]
+        ends = [child] if r["dependent"] else [child, parent]
         entry["waitingOn"] = [
             {"objectId": e["objectId"], "status": e["status"]} for e in ends if e["status"] != "complete"
         ]
-    if reason:
-        entry["reason"] = reason
-    if blocked_by:
-        entry["blockedBy"] = blocked_by
+    if r.get("reason"):
+        entry["reason"] = r["reason"]
+    if r.get("blockedBy"):
+        entry["blockedBy"] = r["blockedBy"]
     return entry
 
 
-def relevant_errors(errors: Sequence[ValidationIssue], object_id: str) -> list[ValidationIssue]:
+def _relevant_errors(errors: Sequence[ValidationIssue], object_id: str) -> list[ValidationIssue]:
     return [e for e in errors if e.get("objectId") == object_id or object_id in (e.get("cycle") or ())]
 
 

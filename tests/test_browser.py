@@ -2,7 +2,7 @@
 the assets server, runs a query on a small batch, and the drawn graph must hold the batch's
 objects in the colours of their status.
 
-Needs Chromium and chromedriver (tests/browser_setup.sh installs them), selenium, and a Neo4j
+Needs Chromium and chromedriver (tests/system_setup.sh installs them), selenium, and a Neo4j
 server with its Browser (the ``neo4j_server`` fixture). The screenshot lands in the test's tmp
 dir, and in docs/browser.png when RESOLVER_SAVE_SCREENSHOT=1.
 """
@@ -22,7 +22,7 @@ import pytest
 
 from resolver.adapters import ManualAdapter
 from resolver.engine import resolve
-from resolver.graph_export import LINK_STYLES, STATUS_COLORS
+from resolver.export import LINK_STYLES, STATUS_COLORS
 from resolver.loader import batch_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.neo4j
 
 
 def _missing(what: str) -> None:
-    message = f"{what} (run tests/browser_setup.sh and pip install selenium)"
+    message = f"{what} (run tests/system_setup.sh and pip install selenium)"
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)

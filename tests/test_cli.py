@@ -1,4 +1,4 @@
-"""The command line as CONTRACT section 5 names it, through real processes on Neo4j."""
+"""The command line as docs/interface.md (section 5) names it, through real processes on Neo4j."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from resolver.adapters.simulate import SimulateAdapter
-from resolver.cli_generate import generate as generate_command
+from resolver.cli.generate import generate as generate_command
 from resolver.engine import resolve
 from resolver.generate import SHAPES, generate, stream_batch, write_batch
 from resolver.loader import batch_from_dict, load_batch

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from resolver import neo4j_local
-from resolver.cli_neo4j import neo4j as neo4j_cli
+from resolver.cli.servers import neo4j as neo4j_cli
 from resolver.errors import ResolverError
-from resolver.neo4j_local import NEO4J_VERSION, LocalNeo4jError, running, start, status, stop
+from resolver.local import neo4j as neo4j_local
+from resolver.local.neo4j import NEO4J_VERSION, LocalNeo4jError, running, start, status, stop
 
 from .conftest import free_ports
 
@@ -179,14 +179,14 @@ def test_default_home_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("RESOLVER_NEO4J_HOME", "")  # empty counts as unset
 
     checkout = tmp_path / "checkout"
-    (checkout / "resolver").mkdir(parents=True)
+    (checkout / "resolver" / "local").mkdir(parents=True)
     (checkout / "pyproject.toml").write_text("[project]\n")
-    monkeypatch.setattr(neo4j_local, "_PACKAGE_DIR", checkout / "resolver")
+    monkeypatch.setattr(neo4j_local, "_PACKAGE_DIR", checkout / "resolver" / "local")
     assert neo4j_local.default_home() == checkout / ".neo4j"
 
     site = tmp_path / "site-packages"
-    (site / "resolver").mkdir(parents=True)
-    monkeypatch.setattr(neo4j_local, "_PACKAGE_DIR", site / "resolver")
+    (site / "resolver" / "local").mkdir(parents=True)
+    monkeypatch.setattr(neo4j_local, "_PACKAGE_DIR", site / "resolver" / "local")
     monkeypatch.setenv("HOME", str(tmp_path / "user"))
     assert neo4j_local.default_home() == tmp_path / "user" / ".cache" / "resolver" / "neo4j"
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import resolver
-from resolver.queries import all_queries
+from resolver.store.queries import all_queries
 
 from .conftest import EXAMPLES, ROOT
 
@@ -39,7 +39,7 @@ def test_non_editable_install_finds_every_query(tmp_path: Path) -> None:
         capture_output=True,
         timeout=300,
     )
-    shipped = sorted(p.stem for p in (target / "resolver" / "cypher").glob("*.cypher"))
+    shipped = sorted(p.stem for p in (target / "resolver" / "store" / "cypher").glob("*.cypher"))
     assert shipped == sorted(all_queries())
     # run from outside the repo, with the installed copy first on the path
     elsewhere = tmp_path / "elsewhere"
@@ -49,7 +49,7 @@ def test_non_editable_install_finds_every_query(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import resolver.queries as q, sys; print(q.__file__); "
+            "import resolver.store.queries as q, sys; print(q.__file__); "
             "from resolver.cli import main; sys.argv = ['resolver', 'load', sys.argv[1]]; main()",
             str(EXAMPLES / "catalog.json"),
         ],

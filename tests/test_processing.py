@@ -1,4 +1,4 @@
-"""CONTRACT sections 3 and 4 on both stores: order, parents' identifiers, exactly-once dispatch,
+"""docs/interface.md sections 3 and 4 on both stores: order, parents' identifiers, exactly-once dispatch,
 completions recorded once, failures blocking their dependents."""
 
 from __future__ import annotations

@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
-from resolver import neo4j_local
 from resolver.generate import generate, write_batch
 from resolver.loader import batch_from_dict
+from resolver.local import neo4j as neo4j_local
 from resolver.store.neo4j import Neo4jStore
 
 from .conftest import IN_CI, ROOT, Server, free_ports, run_cli

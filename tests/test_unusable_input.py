@@ -1,4 +1,4 @@
-"""CONTRACT section 1: every kind of unusable input exits 2 with one line naming the file and
+"""docs/interface.md section 1: every kind of unusable input exits 2 with one line naming the file and
 the place, and stores nothing. Each case runs through the real command on both stores."""
 
 from __future__ import annotations

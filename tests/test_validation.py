@@ -1,4 +1,4 @@
-"""CONTRACT section 2: one test per validation code, each against both stores."""
+"""docs/interface.md section 2: one test per validation code, each against both stores."""
 
 from __future__ import annotations
 

@@ -21,12 +21,13 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner
 
-from resolver import graph_export, views
+from resolver import export as graph_export
+from resolver import views
 from resolver.adapters import ManualAdapter
-from resolver.browser_assets import ALLOWLIST, browser_conf, read_asset
 from resolver.engine import resolve
 from resolver.errors import UnknownBatchError, UnknownItemError, UsageError
 from resolver.loader import batch_from_dict
+from resolver.local.browser import ALLOWLIST, browser_conf, read_asset
 from resolver.models import Batch
 from resolver.store.memory import MemoryStore
 
@@ -476,7 +477,7 @@ def test_assets_server_detached(tmp_path: Path) -> None:
     import socket
     import time
 
-    from resolver import browser_assets
+    from resolver.local import browser as browser_assets
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -514,14 +515,11 @@ def test_browser_conf() -> None:
 
 @pytest.fixture
 def cli_with_views(monkeypatch: pytest.MonkeyPatch, chain: tuple[MemoryStore, str]) -> Any:
-    from resolver import cli_views
     from resolver.cli import cli
+    from resolver.cli.app import CliContext
 
-    for command in cli_views.commands():
-        if command.name not in cli.commands:
-            monkeypatch.setitem(cli.commands, str(command.name), command)
     store, _ = chain
-    monkeypatch.setattr(cli_views, "_store", lambda: store)
+    monkeypatch.setattr(CliContext, "store", lambda self: store)
     return cli
 
 
@@ -541,14 +539,18 @@ def test_cli_explain_and_graph(cli_with_views: Any, tmp_path: Path) -> None:
     out = runner.invoke(cli_with_views, ["--store", "memory", "graph", "viz-chain", "-o", str(png)])
     if out.exit_code == 0:  # matplotlib installed
         assert png.read_bytes()[:4] == b"\x89PNG"
+    # not a terminal: the picture goes to stdout, as dot -Tpng does
     out = runner.invoke(cli_with_views, ["--store", "memory", "graph", "viz-chain", "--format", "png"])
-    assert out.exit_code != 0 and isinstance(out.exception, UsageError)
+    assert out.exit_code == 0 and out.stdout_bytes[:4] == b"\x89PNG"
+    nested = tmp_path / "not" / "yet" / "there.svg"
+    out = runner.invoke(cli_with_views, ["--store", "memory", "graph", "viz-chain", "-o", str(nested)])
+    assert out.exit_code == 0 and nested.read_bytes().lstrip().startswith(b"<?xml")
     out = runner.invoke(cli_with_views, ["--store", "memory", "explain", "viz-chain", "zz"])
     assert isinstance(out.exception, UnknownItemError)
 
 
 def test_cypher_string_escaping() -> None:
-    from resolver.cli_views import cypher_string
+    from resolver.cli.views import cypher_string
 
     assert cypher_string("x'}) DETACH DELETE n //") == "'x\\'}) DETACH DELETE n //'"
     assert cypher_string("a\\'b") == "'a\\\\\\'b'"

@@ -13,7 +13,8 @@ from typing import Any
 
 from ..errors import AdapterError
 from .base import Accepted, Adapter, Created, Failed, Result
-from .simulate import ManualAdapter, SimulateAdapter
+from .manual import ManualAdapter
+from .simulate import SimulateAdapter
 
 __all__ = [
     "Accepted",

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from ..errors import AdapterError
 from ..models import CreateLink, CreateObject
+from ..text import clip
 from .base import Accepted, Created, Failed, Result
 from .errors import identifier_problem
 
@@ -107,7 +108,7 @@ class CommandAdapter:
             value = json.loads(text)
         except ValueError as exc:
             return Failed(
-                f"{self._label} printed invalid JSON on stdout ({exc}): {_clip(text)}", permanent=False
+                f"{self._label} printed invalid JSON on stdout ({exc}): {clip(text)}", permanent=False
             )
         if value == {"accepted": True}:
             return Accepted()
@@ -149,9 +150,4 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 def _last_line(err: bytes | None) -> str:
     lines = [line.strip() for line in (err or b"").decode(errors="replace").splitlines()]
     lines = [line for line in lines if line]
-    return f": {_clip(lines[-1])}" if lines else ""
-
-
-def _clip(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return f": {clip(lines[-1])}" if lines else ""

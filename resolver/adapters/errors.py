@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..text import json_kind
+
 __all__ = ["PermanentError", "identifier_problem"]
 
 
@@ -25,7 +27,7 @@ def identifier_problem(value: Any) -> str | None:
     booleans: they are what the object's children and links receive.
     """
     if not isinstance(value, dict):
-        return f"expected an object of identifierIds, got {_json_kind(value)}"
+        return f"expected an object of identifierIds, got {json_kind(value)}"
     if not value:
         return "returned no identifierIds (an empty object)"
     for key, item in value.items():
@@ -35,23 +37,7 @@ def identifier_problem(value: Any) -> str | None:
             return f"identifierIds value of {key!r} is {item!r}, not a JSON number"
         if not isinstance(item, str | int | float | bool):
             return (
-                f"identifierIds value of {key!r} is {_json_kind(item)}; "
+                f"identifierIds value of {key!r} is {json_kind(item)}; "
                 "only strings, numbers and booleans are allowed"
             )
     return None
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list | tuple):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return f"a {type(value).__name__}"

@@ -37,6 +37,7 @@ import urllib.request
 
 from ..errors import AdapterError
 from ..models import CreateLink, CreateObject
+from ..text import clip
 from .base import Accepted, Created, Failed, Result
 from .errors import identifier_problem
 
@@ -114,7 +115,7 @@ class HttpAdapter:
             try:
                 value = json.loads(text)
             except ValueError as exc:
-                return Failed(f"HTTP {status}: body is not JSON ({exc}): {_clip(text)}", permanent=False)
+                return Failed(f"HTTP {status}: body is not JSON ({exc}): {clip(text)}", permanent=False)
             problem = identifier_problem(value)
             if problem is not None:
                 return Failed(f"HTTP {status}: {problem}", permanent=True)
@@ -123,12 +124,7 @@ class HttpAdapter:
             where = f" to {location}" if location else ""
             return Failed(f"HTTP {status}: redirect{where} not followed", permanent=True)
         permanent = 400 <= status < 500 and status not in TRANSIENT_4XX
-        return Failed(f"HTTP {status}: {_clip(text)}" if text else f"HTTP {status}", permanent=permanent)
+        return Failed(f"HTTP {status}: {clip(text)}" if text else f"HTTP {status}", permanent=permanent)
 
     def close(self) -> None:
         self._opener.close()
-
-
-def _clip(text: str, limit: int = 200) -> str:
-    """The first ``limit`` characters, on one line."""
-    return " ".join(text[:limit].split())

@@ -6,9 +6,9 @@ import random
 import time
 
 from ..models import CreateLink, CreateObject
-from .base import Accepted, Created, Failed, Result
+from .base import Created, Failed, Result
 
-__all__ = ["ManualAdapter", "SimulateAdapter"]
+__all__ = ["SimulateAdapter"]
 
 
 class SimulateAdapter:
@@ -31,19 +31,6 @@ class SimulateAdapter:
         if message["kind"] == "create-object":
             return Created({"id": f"sim-{message['objectId']}"})
         return Created()
-
-    def close(self) -> None:
-        pass
-
-
-class ManualAdapter:
-    """Dispatches only: completions come from ``resolver complete``/``fail`` in other processes."""
-
-    name = "manual"
-    inline = True
-
-    def send(self, message: CreateObject | CreateLink) -> Result:
-        return Accepted()
 
     def close(self) -> None:
         pass

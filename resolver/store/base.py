@@ -11,14 +11,23 @@ Every transition is guarded by the item's current status, so repeating one chang
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Protocol
 
-from ..models import Batch, BatchStatus, Claim, Identifiers, Outcome, ValidationIssue
+from ..models import Batch, BatchStatus, Claim, Identifiers, ItemKind, Outcome, ValidationIssue
 
-__all__ = ["ACTIVE", "TERMINAL", "Finish", "GraphStore", "ItemKind", "Progress"]
+__all__ = [
+    "ACTIVE",
+    "TERMINAL",
+    "BatchHead",
+    "Finish",
+    "GraphReader",
+    "GraphStore",
+    "ItemKind",
+    "Progress",
+]
 
-ItemKind = Literal["object", "link"]
 ACTIVE = ("waiting", "ready", "creating")
 TERMINAL = ("complete", "failed", "blocked")
 
@@ -39,6 +48,57 @@ class Finish:
     """The batch reached a final status in this call (so its caller emits batch-complete)."""
 
     status: str
+
+
+@dataclass(frozen=True)
+class BatchHead:
+    status: str
+    errors: list[ValidationIssue]
+    object_count: int
+
+
+Row = dict[str, Any]
+
+
+class GraphReader(Protocol):
+    """The narrow read side that ``resolver.views`` walks (explain, the graph exports). Each call
+    touches what it names and its neighbours, never the whole batch; everything is read in one
+    snapshot-like unit (one read transaction, or under the store's lock)."""
+
+    def head(self) -> BatchHead:
+        """The batch itself; UnknownBatchError when there is none (or it is still loading)."""
+        ...
+
+    def object(self, object_id: str) -> Row | None:
+        """objectType, status, identifierIds, existing, unmet, attempt, blockedBy, reason,
+        leaseUntil and degree (how many links touch it); None when there is no such object."""
+        ...
+
+    def briefs(self, ids: Sequence[str]) -> list[Row]:
+        """objectId, status, attempt, reason, blockedBy, accepted of each object that exists."""
+        ...
+
+    def parents(self, ids: Sequence[str], limit: int) -> list[Row]:
+        """The dependent parents of ``ids`` that are not complete, as briefs with ``childId``."""
+        ...
+
+    def links(self, object_id: str, limit: int) -> list[Row]:
+        """The object's links: linkId, linkTag, dependent, separate, status, reason, blockedBy,
+        child and parent ({objectId, status}); its parents' side first, then its children's,
+        each side in linkId order and capped at ``limit``."""
+        ...
+
+    def objects(self, limit: int) -> list[Row]:
+        """Up to ``limit`` objects of the batch (objectId, objectType, status), in no order."""
+        ...
+
+    def neighbours(self, ids: Sequence[str], seen: Sequence[str], limit: int) -> list[Row]:
+        """Objects linked to ``ids`` either way and not in ``seen``, each once, up to ``limit``."""
+        ...
+
+    def edges(self, ids: Sequence[str], limit: int) -> list[Row]:
+        """The links among ``ids``: linkId, linkTag, linkType, child, parent, status."""
+        ...
 
 
 class GraphStore(Protocol):
@@ -111,3 +171,7 @@ class GraphStore(Protocol):
         ...
 
     def batch_ids(self) -> list[str]: ...
+
+    def reader(self, batch_id: str) -> AbstractContextManager[GraphReader]:
+        """The read side ``resolver.views`` walks, open for the ``with`` block."""
+        ...

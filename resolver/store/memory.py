@@ -11,66 +11,30 @@ import json
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import networkx as nx
 
+from .. import messages
 from ..errors import BatchExistsError, BatchStateError, UnknownBatchError
 from ..models import (
     Batch,
     BatchStatus,
     Claim,
-    CreateLink,
-    CreateObject,
     Identifiers,
+    ItemKind,
     Outcome,
     ParentRef,
     ValidationIssue,
 )
 from ..validation import find_cycles, issue, order_issues, plan_load
-from .base import Finish, ItemKind, Progress
+from .base import Finish, GraphReader, Progress
+from .memory_graph import BatchGraph
+from .memory_reader import MemoryReader
 
 __all__ = ["MemoryStore"]
-
-
-@dataclass
-class _Batch:
-    batch_id: str
-    status: str
-    graph: Any  # nx.MultiDiGraph: node = objectId, edge key = linkId
-    link_ends: dict[str, tuple[str, str]]
-    link_data: dict[str, dict[str, Any]]  # linkId -> the edge's data dict in the graph
-    unresolved: list[dict[str, Any]]
-    link_tags: dict[str, dict[str, Any]]
-    references: dict[str, str]
-    errors: list[ValidationIssue] = field(default_factory=list)
-    ready_objects: deque[str] = field(default_factory=deque)
-    ready_links: deque[str] = field(default_factory=deque)
-    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
-
-    def obj(self, object_id: str) -> dict[str, Any]:
-        return self.graph._node[object_id]  # type: ignore[no-any-return]
-
-    def link(self, link_id: str) -> dict[str, Any]:
-        return self.link_data[link_id]
-
-    def set_object(self, object_id: str, status: str) -> None:
-        node = self.obj(object_id)
-        self.counts[("object", node["status"])] -= 1
-        self.counts[("object", status)] += 1
-        node["status"] = status
-        if status == "ready":
-            self.ready_objects.append(object_id)
-
-    def set_link(self, link_id: str, status: str) -> None:
-        edge = self.link(link_id)
-        self.counts[("link", edge["status"])] -= 1
-        self.counts[("link", status)] += 1
-        edge["status"] = status
-        if status == "ready":
-            self.ready_links.append(link_id)
 
 
 class MemoryStore:
@@ -78,7 +42,7 @@ class MemoryStore:
     parallel_writes = False  # one lock, one interpreter: a second thread only adds switching
 
     def __init__(self) -> None:
-        self._batches: dict[str, _Batch] = {}
+        self._batches: dict[str, BatchGraph] = {}
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -87,7 +51,7 @@ class MemoryStore:
     def describe(self) -> str:
         return "in-process memory store (networkx)"
 
-    def _get(self, batch_id: str) -> _Batch:
+    def _get(self, batch_id: str) -> BatchGraph:
         try:
             return self._batches[batch_id]
         except KeyError:
@@ -146,7 +110,7 @@ class MemoryStore:
             counts[("link", "waiting")] += 1
         for _ in plan.unresolved:
             counts[("link", "waiting")] += 1
-        state = _Batch(
+        state = BatchGraph(
             batch_id=batch.batchId,
             status="loaded",
             graph=graph,
@@ -274,7 +238,7 @@ class MemoryStore:
                 out.append(self._link_claim(b, batch_id, lid, edge))
             return out
 
-    def _object_claim(self, b: _Batch, batch_id: str, oid: str, node: dict[str, Any]) -> Claim:
+    def _object_claim(self, b: BatchGraph, batch_id: str, oid: str, node: dict[str, Any]) -> Claim:
         if node["existing"]:
             return Claim("object", oid, node["attempt"], None, node["identifierIds"])
         parents: list[ParentRef] = [
@@ -283,29 +247,18 @@ class MemoryStore:
             for k, d in keyed.items()
             if d["dependent"]
         ]
-        parents.sort(key=lambda r: r["linkId"])
-        msg: CreateObject = {
-            "kind": "create-object",
-            "batchId": batch_id,
-            "objectId": oid,
-            "objectType": node["objectType"],
-            "fields": node["fields"],
-            "idempotencyKey": f"{batch_id}/object/{oid}",
-            "parents": parents,
-        }
+        msg = messages.create_object(batch_id, oid, node["objectType"], node["fields"], parents)
         return Claim("object", oid, node["attempt"], msg)
 
-    def _link_claim(self, b: _Batch, batch_id: str, lid: str, edge: dict[str, Any]) -> Claim:
+    def _link_claim(self, b: BatchGraph, batch_id: str, lid: str, edge: dict[str, Any]) -> Claim:
         child, parent = b.link_ends[lid]
-        msg: CreateLink = {
-            "kind": "create-link",
-            "batchId": batch_id,
-            "linkId": lid,
-            "linkTag": edge["linkTag"],
-            "idempotencyKey": f"{batch_id}/link/{lid}",
-            "child": {"objectId": child, "identifierIds": b.obj(child)["identifierIds"]},
-            "parent": {"objectId": parent, "identifierIds": b.obj(parent)["identifierIds"]},
-        }
+        msg = messages.create_link(
+            batch_id,
+            lid,
+            edge["linkTag"],
+            messages.link_end(child, b.obj(child)["identifierIds"]),
+            messages.link_end(parent, b.obj(parent)["identifierIds"]),
+        )
         return Claim("link", lid, edge["attempt"], msg)
 
     def reclaim_expired(self, batch_id: str, *, now: float) -> int:
@@ -355,17 +308,14 @@ class MemoryStore:
             out = []
             g = b.graph
             for oid, ids in items:
-                if oid not in g:
-                    out.append(Outcome("object", oid, False, None))
-                    continue
-                node = g._node[oid]
-                if node["status"] != "creating":
-                    out.append(Outcome("object", oid, False, node["status"]))
+                node = g._node.get(oid)
+                before = None if node is None else node["status"]
+                out.append(messages.settled("object", oid, before, "complete"))
+                if node is None or before != "creating":
                     continue
                 b.set_object(oid, "complete")
                 node["identifierIds"] = dict(ids)
                 node["leaseUntil"] = None
-                out.append(Outcome("object", oid, True, "complete"))
                 # the adjacency dicts directly (no networkx views): the hot loop of a run
                 nodes = g._node
                 for parent, keyed in g._succ[oid].items():
@@ -392,36 +342,28 @@ class MemoryStore:
             b = self._get(batch_id)
             out = []
             for lid in link_ids:
-                if lid not in b.link_ends:
-                    out.append(Outcome("link", lid, False, None))
-                    continue
-                edge = b.link(lid)
-                if edge["status"] != "creating":
-                    out.append(Outcome("link", lid, False, edge["status"]))
+                edge = b.link_data.get(lid)
+                before = None if edge is None else edge["status"]
+                out.append(messages.settled("link", lid, before, "complete"))
+                if edge is None or before != "creating":
                     continue
                 b.set_link(lid, "complete")
                 edge["leaseUntil"] = None
-                out.append(Outcome("link", lid, True, "complete"))
             return out
 
     def fail(self, batch_id: str, kind: ItemKind, item_id: str, reason: str) -> Outcome:
         with self._lock:
             b = self._get(batch_id)
             g = b.graph
+            data = b.link_data.get(item_id) if kind == "link" else g._node.get(item_id)
+            outcome = messages.settled(kind, item_id, None if data is None else data["status"], "failed")
+            if data is None or not outcome.changed:
+                return outcome
             if kind == "link":
-                if item_id not in b.link_ends:
-                    return Outcome("link", item_id, False, None)
-                edge = b.link(item_id)
-                if edge["status"] != "creating":
-                    return Outcome("link", item_id, False, edge["status"])
                 b.set_link(item_id, "failed")
-                edge.update(reason=reason, leaseUntil=None)
-                return Outcome("link", item_id, True, "failed")
-            if item_id not in g:
-                return Outcome("object", item_id, False, None)
-            node = g.nodes[item_id]
-            if node["status"] != "creating":
-                return Outcome("object", item_id, False, node["status"])
+                data.update(reason=reason, leaseUntil=None)
+                return outcome
+            node = data
             b.set_object(item_id, "failed")
             node.update(reason=reason, leaseUntil=None)
             # breadth-first over dependents: iterative, so a 100k-long chain is fine
@@ -439,7 +381,7 @@ class MemoryStore:
                         b.set_object(c, "blocked")
                         g.nodes[c]["blockedBy"] = item_id
                         frontier.append(c)
-            return Outcome("object", item_id, True, "failed")
+            return outcome
 
     def progress(self, batch_id: str) -> Progress:
         with self._lock:
@@ -549,6 +491,12 @@ class MemoryStore:
     def batch_ids(self) -> list[str]:
         with self._lock:
             return sorted(self._batches)
+
+    @contextmanager
+    def reader(self, batch_id: str) -> Iterator[GraphReader]:
+        """Reads for ``resolver.views``, under the lock: the caller sees one consistent state."""
+        with self._lock:
+            yield MemoryReader(self._get(batch_id))
 
 
 def _object_row(oid: str, d: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import neo4j
 from neo4j import exceptions as neo4j_errors
 
+from .. import messages
 from ..errors import (
     BatchExistsError,
     BatchStateError,
@@ -29,15 +30,17 @@ from ..models import (
     Batch,
     BatchStatus,
     Claim,
-    CreateLink,
-    CreateObject,
     Identifiers,
+    ItemKind,
     Outcome,
+    ParentRef,
     ValidationIssue,
 )
-from ..queries import query
 from ..validation import find_cycles, issue, order_issues, plan_load
-from .base import Finish, ItemKind, Progress
+from . import queries
+from .base import Finish, GraphReader, Progress
+from .neo4j_reader import Neo4jReader
+from .queries import query
 
 __all__ = ["Neo4jStore"]
 
@@ -129,7 +132,7 @@ class Neo4jStore:
             return session.execute_read(fn)
 
     def _one(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        return self._write(lambda tx: _run(tx, name, **params))
+        return self._write(lambda tx: queries.run(tx, name, **params))
 
     def ensure_schema(self) -> None:
         """Constraints and indexes, each in its own transaction; IF NOT EXISTS makes it idempotent."""
@@ -225,12 +228,12 @@ class Neo4jStore:
 
         def checks(tx: neo4j.ManagedTransaction) -> list[tuple[int, ValidationIssue]]:
             found: list[tuple[int, ValidationIssue]] = []
-            for row in _run(tx, "validate_unresolved", batchId=batch_id):
+            for row in queries.run(tx, "validate_unresolved", batchId=batch_id):
                 if row["unknownObject"]:
                     found.append((row["ord"], issue("unknown-object", row)))
                 if row["unknownReference"]:
                     found.append((row["ord"], issue("unknown-reference", row)))
-            for row in _run(tx, "validate_links", batchId=batch_id):
+            for row in queries.run(tx, "validate_links", batchId=batch_id):
                 for code, flag in (
                     ("unknown-link-tag", "unknownTag"),
                     ("link-tag-mismatch", "mismatch"),
@@ -238,7 +241,7 @@ class Neo4jStore:
                 ):
                     if row[flag]:
                         found.append((row["ord"], issue(code, row)))
-            edges = _rows(tx, "dependent_edges", batchId=batch_id)
+            edges = queries.rows(tx, "dependent_edges", batchId=batch_id)
             for cycle, link_ids in find_cycles((child, parent, link_id) for child, parent, link_id in edges):
                 found.append((0, issue("dependency-cycle", {"cycle": cycle, "linkIds": link_ids})))
             return found
@@ -258,7 +261,7 @@ class Neo4jStore:
         return bool(self._one("delete_batch_node", batchId=batch_id)[0]["deleted"])
 
     def batch_status(self, batch_id: str) -> str:
-        rows = self._read(lambda tx: _run(tx, "batch_exists", batchId=batch_id))
+        rows = self._read(lambda tx: queries.run(tx, "batch_exists", batchId=batch_id))
         if not rows or rows[0]["status"] == "loading":
             raise UnknownBatchError(batch_id)
         return str(rows[0]["status"])
@@ -275,33 +278,28 @@ class Neo4jStore:
 
         def work(tx: neo4j.ManagedTransaction) -> list[Claim]:
             out: list[Claim] = []
-            for r in _rows(
+            for r in queries.rows(
                 tx, "claim_objects", batchId=batch_id, limit=limit, worker=worker, leaseUntil=until
             ):
                 ids = _ids(r["identifierIds"])
                 if r["existing"]:
                     out.append(Claim("object", r["objectId"], r["attempt"], None, ids))
                     continue
-                msg: CreateObject = {
-                    "kind": "create-object",
-                    "batchId": batch_id,
-                    "objectId": r["objectId"],
-                    "objectType": r["objectType"],
-                    "fields": json.loads(r["fields"]),
-                    "idempotencyKey": f"{batch_id}/object/{r['objectId']}",
-                    "parents": [
-                        {
-                            "linkId": p["linkId"],
-                            "linkTag": p["linkTag"],
-                            "objectId": p["objectId"],
-                            "identifierIds": _ids(p["identifierIds"]),
-                        }
-                        for p in r["parents"]
-                    ],
-                }
+                parents: list[ParentRef] = [
+                    {
+                        "linkId": p["linkId"],
+                        "linkTag": p["linkTag"],
+                        "objectId": p["objectId"],
+                        "identifierIds": _ids(p["identifierIds"]),
+                    }
+                    for p in r["parents"]
+                ]
+                msg = messages.create_object(
+                    batch_id, r["objectId"], r["objectType"], json.loads(r["fields"]), parents
+                )
                 out.append(Claim("object", r["objectId"], r["attempt"], msg))
             if len(out) < limit:
-                for r in _rows(
+                for r in queries.rows(
                     tx,
                     "claim_links",
                     batchId=batch_id,
@@ -309,15 +307,13 @@ class Neo4jStore:
                     worker=worker,
                     leaseUntil=until,
                 ):
-                    link: CreateLink = {
-                        "kind": "create-link",
-                        "batchId": batch_id,
-                        "linkId": r["linkId"],
-                        "linkTag": r["linkTag"],
-                        "idempotencyKey": f"{batch_id}/link/{r['linkId']}",
-                        "child": {"objectId": r["childId"], "identifierIds": _ids(r["childIds"])},
-                        "parent": {"objectId": r["parentId"], "identifierIds": _ids(r["parentIds"])},
-                    }
+                    link = messages.create_link(
+                        batch_id,
+                        r["linkId"],
+                        r["linkTag"],
+                        messages.link_end(r["childId"], _ids(r["childIds"])),
+                        messages.link_end(r["parentId"], _ids(r["parentIds"])),
+                    )
                     out.append(Claim("link", r["linkId"], r["attempt"], link))
             return out
 
@@ -336,9 +332,9 @@ class Neo4jStore:
 
         def work(tx: neo4j.ManagedTransaction) -> None:
             if objects:
-                _run(tx, "accept_objects", batchId=batch_id, ids=objects)
+                queries.run(tx, "accept_objects", batchId=batch_id, ids=objects)
             if links:
-                _run(tx, "accept_links", batchId=batch_id, ids=links)
+                queries.run(tx, "accept_links", batchId=batch_id, ids=links)
 
         self._write(work)
 
@@ -346,40 +342,37 @@ class Neo4jStore:
         rows = [{"objectId": oid, "identifierIds": json.dumps(ids)} for oid, ids in items]
 
         # complete_objects also releases the completed objects' links and children (one statement)
-        found = self._write(lambda tx: _rows(tx, "complete_objects", batchId=batch_id, items=rows))
+        found = self._write(lambda tx: queries.rows(tx, "complete_objects", batchId=batch_id, items=rows))
         before = {r["objectId"]: r["before"] for r in found}
-        return [_outcome("object", oid, before.get(oid)) for oid, _ in items]
+        return [messages.settled("object", oid, before.get(oid), "complete") for oid, _ in items]
 
     def complete_links(self, batch_id: str, link_ids: Sequence[str]) -> list[Outcome]:
-        rows = self._write(lambda tx: _rows(tx, "complete_links", batchId=batch_id, ids=list(link_ids)))
-        before = {r["linkId"]: r["before"] for r in rows}
-        return [_outcome("link", lid, before.get(lid)) for lid in link_ids]
+        ids = list(link_ids)
+        found = self._write(lambda tx: queries.rows(tx, "complete_links", batchId=batch_id, ids=ids))
+        before = {r["linkId"]: r["before"] for r in found}
+        return [messages.settled("link", lid, before.get(lid), "complete") for lid in link_ids]
 
     def fail(self, batch_id: str, kind: ItemKind, item_id: str, reason: str) -> Outcome:
         def work(tx: neo4j.ManagedTransaction) -> str | None:
             if kind == "link":
-                rows = _run(tx, "fail_link", batchId=batch_id, linkId=item_id, reason=reason)
+                rows = queries.run(tx, "fail_link", batchId=batch_id, linkId=item_id, reason=reason)
                 return rows[0]["before"] if rows else None
-            rows = _run(tx, "fail_object", batchId=batch_id, objectId=item_id, reason=reason)
+            rows = queries.run(tx, "fail_object", batchId=batch_id, objectId=item_id, reason=reason)
             if not rows:
                 return None
             if rows[0]["before"] == "creating":
                 frontier = [item_id]
                 while frontier:  # breadth-first, one query per level: no recursion, no var-length path
-                    _run(tx, "block_links", batchId=batch_id, ids=frontier, root=item_id)
-                    frontier = [
-                        r["objectId"]
-                        for r in _run(tx, "block_dependents", batchId=batch_id, ids=frontier, root=item_id)
-                    ]
+                    queries.run(tx, "block_links", batchId=batch_id, ids=frontier, root=item_id)
+                    below = queries.run(tx, "block_dependents", batchId=batch_id, ids=frontier, root=item_id)
+                    frontier = [r["objectId"] for r in below]
             return str(rows[0]["before"])
 
-        before = self._write(work)
-        if before == "creating":
-            return Outcome(kind, item_id, True, "failed")
-        return Outcome(kind, item_id, False, before)
+        return messages.settled(kind, item_id, self._write(work), "failed")
 
     def progress(self, batch_id: str) -> Progress:
-        counts = {r["status"]: r["n"] for r in self._read(lambda tx: _run(tx, "progress", batchId=batch_id))}
+        found = self._read(lambda tx: queries.run(tx, "progress", batchId=batch_id))
+        counts = {r["status"]: r["n"] for r in found}
         return Progress(
             ready=counts.get("ready", 0), creating=counts.get("creating", 0), waiting=counts.get("waiting", 0)
         )
@@ -399,12 +392,12 @@ class Neo4jStore:
 
     def status(self, batch_id: str, *, detail: bool = False) -> BatchStatus:
         def work(tx: neo4j.ManagedTransaction) -> BatchStatus:
-            head = _run(tx, "batch_get", batchId=batch_id)
+            head = queries.run(tx, "batch_get", batchId=batch_id)
             if not head or head[0]["status"] == "loading":
                 raise UnknownBatchError(batch_id)
             objects: dict[str, int] = {}
             links: dict[str, int] = {}
-            for r in _run(tx, "status_counts", batchId=batch_id):
+            for r in queries.run(tx, "status_counts", batchId=batch_id):
                 (objects if r["kind"] == "object" else links)[r["status"]] = r["n"]
             failures = [
                 {
@@ -413,7 +406,7 @@ class Neo4jStore:
                     "status": "failed",
                     "reason": r["reason"],
                 }
-                for r in _run(tx, "status_failures", batchId=batch_id)
+                for r in queries.run(tx, "status_failures", batchId=batch_id)
             ]
             out = BatchStatus(
                 batch_id,
@@ -433,37 +426,34 @@ class Neo4jStore:
                         }.items()
                         if v is not None or k == "identifierIds"
                     }
-                    for r in _run(tx, "list_objects", batchId=batch_id)
+                    for r in queries.run(tx, "list_objects", batchId=batch_id)
                 ]
                 out.linkList = [
                     {k: v for k, v in r.items() if v is not None}
-                    for r in _run(tx, "list_links", batchId=batch_id)
+                    for r in queries.run(tx, "list_links", batchId=batch_id)
                 ]
             return out
 
         return self._read(work)
 
     def batch_ids(self) -> list[str]:
-        return [r["batchId"] for r in self._read(lambda tx: _run(tx, "batch_list"))]
+        return [r["batchId"] for r in self._read(lambda tx: queries.run(tx, "batch_list"))]
 
-
-def _rows(tx: neo4j.ManagedTransaction, name: str, **params: Any) -> list[Any]:
-    """A query that returns its rows as one list in one record (``RETURN collect(...) AS rows``):
-    the driver's cost per record (about 10 microseconds in Python) is paid once, not per row."""
-    q = query(name)
-    record = tx.run(q.text, q.bind(params)).single(strict=True)
-    return list(record["rows"])
-
-
-def _run(tx: neo4j.ManagedTransaction, name: str, **params: Any) -> list[dict[str, Any]]:
-    q = query(name)
-    result = tx.run(q.text, q.bind(params))
-    keys = result.keys()  # every value is a scalar, list or map: no Record.data() conversion needed
-    return [dict(zip(keys, record.values(), strict=True)) for record in result]
+    @contextmanager
+    def reader(self, batch_id: str) -> Iterator[GraphReader]:
+        """Reads for ``resolver.views`` in one read transaction (explicit: a managed one cannot
+        stay open across the caller's block, and these reads are cheap to redo by hand)."""
+        self.ensure_schema()
+        with (
+            self._guard(),
+            self._driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as session,
+            session.begin_transaction() as tx,
+        ):
+            yield Neo4jReader(tx, batch_id)
 
 
 def _loader(name: str, batch_id: str, rows: Sequence[Any]) -> Callable[[neo4j.ManagedTransaction], Any]:
-    return lambda tx: _run(tx, name, batchId=batch_id, rows=rows)
+    return lambda tx: queries.run(tx, name, batchId=batch_id, rows=rows)
 
 
 def _statements(text: str) -> list[str]:
@@ -473,12 +463,6 @@ def _statements(text: str) -> list[str]:
 
 def _ids(raw: str | None) -> Identifiers:
     return json.loads(raw) if raw else {}
-
-
-def _outcome(kind: ItemKind, item_id: str, before: str | None) -> Outcome:
-    if before == "creating":
-        return Outcome(kind, item_id, True, "complete")
-    return Outcome(kind, item_id, False, before)
 
 
 def _first_line(exc: BaseException) -> str:

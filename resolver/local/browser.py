@@ -10,9 +10,9 @@ server, tiny and threaded, serving two files:
 - ``/guide.html``: a guide with runnable queries (``:play http://127.0.0.1:7475/guide.html``)
 
 ``browser_conf(port)`` gives the Neo4j settings that make the Browser load the style (and the
-guide) on connect; pass them as ``extra_conf`` to ``neo4j_local.start``.
+guide) on connect; pass them as ``extra_conf`` to ``resolver.local.neo4j.start``.
 
-Run it with ``python -m resolver.browser_assets [--port N]`` (port: $RESOLVER_ASSETS_PORT, else
+Run it with ``python -m resolver.local.browser [--port N]`` (port: $RESOLVER_ASSETS_PORT, else
 7475), or ``ensure_running(pid_file=...)`` to start it detached if it is not up yet, and
 ``stop(pid_file)`` to end it.
 """
@@ -88,7 +88,7 @@ def browser_conf(port: int | None = None, *, guide: bool = True) -> dict[str, st
 
 def read_asset(name: str, port: int | None = None) -> bytes:
     """A shipped file; the guide's ``{{ASSETS}}`` becomes this server's URL."""
-    data = resources.files("resolver").joinpath("browser_files", name).read_bytes()
+    data = resources.files("resolver.local").joinpath("browser_files", name).read_bytes()
     if name.endswith(".html"):
         data = data.replace(b"{{ASSETS}}", base_url(port).encode())
     return data
@@ -167,7 +167,7 @@ def is_serving(port: int | None = None, timeout: float = 1.0) -> bool:
 
 
 def ensure_running(port: int | None = None, *, pid_file: Path | None = None, timeout: float = 10.0) -> int:
-    """Start ``python -m resolver.browser_assets`` detached unless it already serves; returns
+    """Start ``python -m resolver.local.browser`` detached unless it already serves; returns
     the port. The child's pid goes to ``pid_file`` when given (``stop`` reads it). Raises
     OSError when the port is taken by something else or the server does not come up."""
     port = assets_port() if port is None else port
@@ -176,7 +176,7 @@ def ensure_running(port: int | None = None, *, pid_file: Path | None = None, tim
     if _port_open(port):
         raise OSError(f"port {port} on {HOST} is in use by something else; set RESOLVER_ASSETS_PORT")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "resolver.browser_assets", "--port", str(port)],
+        [sys.executable, "-m", "resolver.local.browser", "--port", str(port)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -207,8 +207,8 @@ def stop(pid_file: Path) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        cmdline = b"resolver.browser_assets"  # no /proc (macOS): trust the pid file
-    if b"resolver.browser_assets" not in cmdline:
+        cmdline = b"resolver.local.browser"  # no /proc (macOS): trust the pid file
+    if b"resolver.local.browser" not in cmdline:
         return False  # the pid was reused by something else
     try:
         os.kill(pid, signal.SIGTERM)
@@ -225,7 +225,7 @@ def _port_open(port: int) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m resolver.browser_assets",
+        prog="python -m resolver.local.browser",
         description="Serve the resolver's Neo4j Browser style and guide on 127.0.0.1.",
     )
     parser.add_argument(

@@ -1,8 +1,4 @@
-"""``resolver explain``, ``resolver graph`` and ``resolver browse``: read-only views of a batch.
-
-Registered on the main group by ``resolver.cli``; the store comes from the group's context, and
-``resolver.cli`` is imported inside the commands (it imports this module to register them).
-"""
+"""``explain``, ``graph`` and ``browse``: read-only views of a batch."""
 
 from __future__ import annotations
 
@@ -10,26 +6,19 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
 
-from .errors import UsageError
+from ..errors import UsageError
+from ..export import FORMATS
+from ..views import MAX_GRAPH_NODES
+from .app import CliContext, cli, current_store
 
-if TYPE_CHECKING:
-    from .store.base import GraphStore
-
-__all__ = ["browse", "commands", "explain", "graph"]
-
-
-def _store() -> GraphStore:
-    from .cli import _store as cli_store
-
-    return cli_store()
+__all__ = ["browse", "cypher_string", "explain", "graph"]
 
 
-@click.command()
+@cli.command()
 @click.argument("batch_id")
 @click.argument("object_id")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of sentences.")
@@ -44,17 +33,16 @@ def explain(batch_id: str, object_id: str, as_json: bool, max_depth: int) -> Non
     """Why OBJECT_ID is where it is: its status, what it waits on (up to the items in flight,
     ready, failed or blocked), the failure behind a block, its links. Exit 2 unknown batch or
     object."""
-    from .views import ExplainLimits, explain_text
-    from .views import explain as explain_view
+    from ..views import ExplainLimits, explain_text
+    from ..views import explain as explain_view
 
-    info = explain_view(_store(), batch_id, object_id, limits=ExplainLimits(max_depth=max_depth))
+    info = explain_view(current_store(), batch_id, object_id, limits=ExplainLimits(max_depth=max_depth))
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False, default=str))
     else:
         click.echo(explain_text(info))
 
 
-_FORMATS = ("dot", "mermaid", "graphml", "json", "png", "svg")
 _SUFFIXES = {
     ".dot": "dot",
     ".gv": "dot",
@@ -67,12 +55,12 @@ _SUFFIXES = {
 }
 
 
-@click.command()
+@cli.command()
 @click.argument("batch_id")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(_FORMATS),
+    type=click.Choice(FORMATS),
     default=None,
     help="Output format [default: from -o's suffix, else dot].",
 )
@@ -87,7 +75,7 @@ _SUFFIXES = {
 @click.option(
     "--max-nodes",
     type=click.IntRange(1, 100_000),
-    default=5000,
+    default=MAX_GRAPH_NODES,
     show_default=True,
     help="Cap on objects drawn; a note says when it cut the graph.",
 )
@@ -95,7 +83,7 @@ _SUFFIXES = {
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write here instead of stdout (needed for png and svg).",
+    help="Write here (its folder is made if missing) instead of stdout.",
 )
 def graph(
     batch_id: str, fmt: str | None, around: str | None, depth: int, max_nodes: int, output: Path | None
@@ -103,16 +91,17 @@ def graph(
     """Export the batch's graph (or the part --around one object) as DOT, Mermaid, GraphML,
     JSON, PNG or SVG. Objects are coloured by status; dependent links solid, independent
     dashed; arrows go from child to parent."""
-    from .graph_export import export
-    from .views import subgraph
+    from ..export import IMAGE_FORMATS, export
+    from ..views import subgraph
 
     if fmt is None:
         fmt = _SUFFIXES.get(output.suffix.lower(), "dot") if output is not None else "dot"
-    if fmt in ("png", "svg") and output is None:
-        raise UsageError(f"--format {fmt} writes a binary file: give -o FILE")
+    if fmt in IMAGE_FORMATS and output is None and sys.stdout.isatty():
+        # as dot -Tpng does: a picture goes to a pipe or a file, never onto a terminal
+        raise UsageError(f"--format {fmt} is binary: redirect it (> graph.{fmt}) or give -o FILE")
     if around is None and depth != 2:
         click.echo("note: --depth applies only with --around", err=True)
-    sg = subgraph(_store(), batch_id, around, depth, max_nodes=max_nodes)
+    sg = subgraph(current_store(), batch_id, around, depth, max_nodes=max_nodes)
     data = export(sg, fmt)
     if sg.note:
         click.echo(f"note: {sg.note}", err=True)
@@ -121,6 +110,7 @@ def graph(
         sys.stdout.flush()
         return
     try:
+        output.parent.mkdir(parents=True, exist_ok=True)
         output.write_bytes(data)
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
@@ -145,23 +135,22 @@ def _browser_url_for(uri: str) -> str:
     return f"http://{host}:7474/browser/"
 
 
-@click.command()
+@cli.command()
 @click.argument("batch_id")
 @click.option(
     "--show-password", is_flag=True, help="Print the password even when it comes from NEO4J_PASSWORD."
 )
 def browse(batch_id: str, show_password: bool) -> None:
     """How to look at BATCH_ID in Neo4j Browser: the URL, the login, the query to paste."""
-    from . import browser_assets, neo4j_local
-    from .cli import _Ctx
-    from .config import resolve_connection
+    from ..config import resolve_connection
+    from ..local import browser as browser_assets
+    from ..local import neo4j as neo4j_local
 
-    ctx = click.get_current_context().find_object(_Ctx)
-    if ctx is not None and ctx.kind == "memory":
+    ctx = CliContext.current()
+    if ctx.kind == "memory":
         raise UsageError("the memory store lives inside one process; Neo4j Browser needs --store neo4j")
-    args = ctx.args if ctx is not None else (None, None, None, None)
-    conn = resolve_connection(*args)
-    status = _store().batch_status(batch_id)
+    conn = resolve_connection(*ctx.args)
+    status = current_store().batch_status(batch_id)
     local = neo4j_local.running()
     if local is not None and (conn.source == "local server" or conn.uri == local.uri):
         url, user, password = local.browser_url, local.username, local.password
@@ -195,8 +184,3 @@ def browse(batch_id: str, show_password: bool) -> None:
             "For colours by status and a guide, serve them and reconnect: "
             f"python -m resolver.browser_assets &   (then :style {base}/resolver.grass)"
         )
-
-
-def commands() -> list[click.Command]:
-    """The commands to add to the main group."""
-    return [explain, graph, browse]

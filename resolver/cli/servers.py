@@ -1,4 +1,4 @@
-"""``resolver neo4j start|stop|status``: a local Neo4j Community server for development and tests."""
+"""``resolver neo4j start|stop|status``: the local servers for development and tests."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from typing import NoReturn
 
 import click
 
-from resolver import neo4j_local
-from resolver.neo4j_local import LocalNeo4jError, LocalServer
+from ..errors import LocalServerError
+from ..local import browser as browser_assets
+from ..local import neo4j as neo4j_local
+from ..local.neo4j import LocalServer
+from .app import cli
 
 __all__ = ["neo4j"]
 
@@ -26,7 +29,7 @@ def _progress(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _fail(e: LocalNeo4jError) -> NoReturn:
+def _fail(e: LocalServerError) -> NoReturn:
     click.echo(f"error: {e}", err=True)
     sys.exit(e.exit_code)
 
@@ -38,7 +41,7 @@ def _echo_login(server: LocalServer) -> None:
     click.echo(f"Password:  {server.password}")
 
 
-@click.group("neo4j")
+@cli.group("neo4j")
 def neo4j() -> None:
     """Run a local Neo4j Community server (no Docker: jars from Maven Central, Java 17+)."""
 
@@ -52,8 +55,6 @@ def start(home: Path | None, bolt_port: int | None, http_port: int | None, timeo
     """Install on first use, start the server unless it runs, print how to connect."""
     try:
         # Browser loads the shipped style and guide from this tiny 127.0.0.1 server on connect
-        from . import browser_assets
-
         where = home if home is not None else neo4j_local.default_home()
         (where / "run").mkdir(parents=True, exist_ok=True)
         port = browser_assets.ensure_running(pid_file=where / "run" / "resolver-assets.pid")
@@ -65,7 +66,7 @@ def start(home: Path | None, bolt_port: int | None, http_port: int | None, timeo
             echo=_progress,
             extra_conf=browser_assets.browser_conf(port),
         )
-    except LocalNeo4jError as e:
+    except LocalServerError as e:
         _fail(e)
     click.echo(f"Neo4j {server.version} is running (pid {server.pid}) from {server.home}")
     _echo_login(server)
@@ -82,11 +83,9 @@ def stop(home: Path | None, timeout: float) -> None:
     """Stop the server if it runs."""
     try:
         stopped = neo4j_local.stop(home, timeout=timeout)
-        from . import browser_assets
-
         where = home if home is not None else neo4j_local.default_home()
         browser_assets.stop(where / "run" / "resolver-assets.pid")
-    except LocalNeo4jError as e:
+    except LocalServerError as e:
         _fail(e)
     click.echo("Neo4j stopped." if stopped else "Neo4j was not running.")
 
@@ -98,7 +97,7 @@ def status(home: Path | None) -> None:
     try:
         server = neo4j_local.status(home)
         up = neo4j_local.running(home) is not None
-    except LocalNeo4jError as e:
+    except LocalServerError as e:
         _fail(e)
     if server is None:
         where = home if home is not None else neo4j_local.default_home()

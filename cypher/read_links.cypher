@@ -15,6 +15,6 @@ CALL (o) {
 RETURN l.linkId AS linkId, l.linkTag AS linkTag, type(l) = 'DEPENDS_ON' AS dependent,
        coalesce(l.separate, false) AS separate, l.status AS status, l.reason AS reason,
        l.blockedBy AS blockedBy,
-       c.objectId AS childId, c.status AS childStatus, c.attempt AS childAttempt,
-       p.objectId AS parentId, p.status AS parentStatus, p.attempt AS parentAttempt, side
+       c.objectId AS childId, c.status AS childStatus, p.objectId AS parentId,
+       p.status AS parentStatus, side
 ORDER BY side, linkId

@@ -1,13 +1,20 @@
-"""Human-readable status output (rich tables); ``--json`` output lives in the models."""
+"""What the commands show a person: status tables and the progress bar of a run (rich); the
+``--json`` forms live in the models."""
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.table import Table
 
-from .models import BatchStatus
+from ..engine import RunResult
+from ..models import BatchStatus
+from ..store.base import GraphStore, Progress
 
-__all__ = ["print_status"]
+__all__ = ["print_status", "progress_display"]
 
 
 def print_status(st: BatchStatus, console: Console | None = None) -> None:
@@ -46,3 +53,37 @@ def print_status(st: BatchStatus, console: Console | None = None) -> None:
                 link["status"],
             )
         console.print(table)
+
+
+@contextmanager
+def progress_display(
+    store: GraphStore, batch_id: str
+) -> Iterator[Callable[[Progress, RunResult], None] | None]:
+    """A rich bar on a terminal; nothing on a pipe (the summary line says it all)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
+
+    bar = Bar(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        transient=False,
+    )
+    counts = store.status(batch_id)
+    total = sum(counts.objects.values()) + sum(counts.links.values())
+    done0 = counts.objects.get("complete", 0) + counts.links.get("complete", 0)
+    task = bar.add_task(batch_id, total=total, completed=done0, detail="")
+
+    def update(p: Progress, r: RunResult) -> None:
+        finished = total - p.unfinished
+        bar.update(
+            task, completed=finished, detail=f"ready {p.ready} in flight {p.creating} waiting {p.waiting}"
+        )
+
+    with bar:
+        yield update

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
-from .generate import SHAPES, stream_batch
+from ..generate import SHAPES, stream_batch
+from .app import cli
 
 __all__ = ["generate"]
 
 
-@click.command("generate")
+@cli.command("generate")
 @click.option(
     "--objects",
     "n_objects",

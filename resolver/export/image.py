@@ -1,20 +1,11 @@
-"""Render a ``views.Subgraph`` as DOT, Mermaid, GraphML, JSON, PNG or SVG.
-
-Colours follow the Neo4j Browser style shipped in ``browser_files/resolver.grass`` (one colour
-per object status); dependent links are solid, independent ones dashed, everywhere. Arrows go
-from child to parent, as the graph stores them, with parents drawn above their children.
-
-Ids are data, never syntax: DOT and Mermaid output escape every objectId, linkId and tag (quotes,
-backslashes, newlines, ``#``, brackets, unicode), so an id like ``x'}) DETACH DELETE n //`` is
-just a label. PNG and SVG are drawn with matplotlib from a layered layout computed here, so they
-need no Graphviz binary: ``pip install matplotlib`` is enough.
+"""The graph as a picture (PNG or SVG), drawn with matplotlib from a layered layout computed here,
+so no Graphviz binary is needed. Parents are drawn above their children; colours and link styles
+come from ``style``.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import re
 import unicodedata
 import warnings
 from collections import defaultdict
@@ -23,201 +14,13 @@ from typing import Any
 
 import networkx as nx
 
-from .errors import UsageError
-from .views import Subgraph
+from ..errors import UsageError
+from ..views import Subgraph
+from .style import LINK_STYLES, STATUS_COLORS, colors, edge_label, title
 
-__all__ = [
-    "FORMATS",
-    "IMAGE_FORMATS",
-    "LINK_STYLES",
-    "STATUS_COLORS",
-    "export",
-    "to_dot",
-    "to_graphml",
-    "to_image",
-    "to_json",
-    "to_mermaid",
-]
+__all__ = ["IMAGE_FORMATS", "layered_layout", "to_image"]
 
-FORMATS = ("dot", "mermaid", "graphml", "json", "png", "svg")
 IMAGE_FORMATS = ("png", "svg")
-
-# fill, border, text: Neo4j Browser's own palette pairs, the same as resolver.grass.
-STATUS_COLORS: dict[str, tuple[str, str, str]] = {
-    "waiting": ("#FFD86E", "#EDBA39", "#604A0E"),
-    "ready": ("#68BDF6", "#5CA8DB", "#FFFFFF"),
-    "creating": ("#F79767", "#F36924", "#FFFFFF"),
-    "complete": ("#6DCE9E", "#60B58B", "#FFFFFF"),
-    "failed": ("#F16667", "#EB2728", "#FFFFFF"),
-    "blocked": ("#A5ABB6", "#9AA1AC", "#FFFFFF"),
-}
-OTHER_COLOR = ("#DDDDDD", "#C8C8C8", "#333333")
-# colour, width (px), dashed: DEPENDS_ON and LINKED_TO in the grass file.
-LINK_STYLES: dict[str, tuple[str, float, bool]] = {
-    "dependent": ("#4C8EDA", 2.0, False),
-    "independent": ("#C990C0", 1.2, True),
-}
-
-
-def _colors(status: str | None) -> tuple[str, str, str]:
-    return STATUS_COLORS.get(status or "", OTHER_COLOR)
-
-
-def _edge_label(e: dict[str, Any]) -> str:
-    # waiting and complete are the ordinary states of a link; the others are worth a word.
-    status = e.get("status")
-    return str(e["linkTag"]) if status in ("waiting", "complete") else f"{e['linkTag']} ({status})"
-
-
-def _title(sg: Subgraph) -> str:
-    where = f" around {sg.around} (depth {sg.depth})" if sg.around is not None else ""
-    return f"batch {sg.batch_id}{where}: {_count(len(sg.nodes), 'object')}, {_count(len(sg.edges), 'link')}"
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def export(sg: Subgraph, fmt: str) -> bytes:
-    """The subgraph in ``fmt`` (one of FORMATS), as bytes ready to write."""
-    if fmt == "dot":
-        return to_dot(sg).encode()
-    if fmt == "mermaid":
-        return to_mermaid(sg).encode()
-    if fmt == "graphml":
-        return to_graphml(sg)
-    if fmt == "json":
-        return to_json(sg).encode()
-    if fmt in IMAGE_FORMATS:
-        return to_image(sg, fmt)
-    raise UsageError(f"unknown graph format {fmt!r} (use {', '.join(FORMATS)})")
-
-
-# -- DOT ------------------------------------------------------------------------------------
-
-
-def _dot_str(value: object) -> str:
-    """A double-quoted DOT string. In a label, ``\\\\`` reads back as one backslash and ``\\"`` as
-    a quote; as a node name the same text is kept verbatim by Graphviz, which is fine: every
-    name is escaped the same way wherever it appears, so the graph's shape is unchanged."""
-    text = str(value)
-    text = text.replace("\\", "\\\\").replace('"', '\\"')
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
-    return '"' + "".join(ch if ch == "\t" or ord(ch) >= 32 else " " for ch in text) + '"'
-
-
-def to_dot(sg: Subgraph) -> str:
-    lines = [
-        f"// {_comment(_title(sg))}",
-        *([f"// {_comment(sg.note)}"] if sg.note else []),
-        "digraph resolver {",
-        f'  graph [rankdir=BT, fontname="Helvetica", labelloc=t, label={_dot_str(_title(sg))}];',
-        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
-        '  edge [fontname="Helvetica", fontsize=9, arrowsize=0.7];',
-    ]
-    for n in sg.nodes:
-        fill, border, text = _colors(n["status"])
-        label = f"{n['objectId']}\n{n['objectType']}"
-        lines.append(
-            f'  {_dot_str(n["objectId"])} [label={_dot_str(label)}, fillcolor="{fill}", '
-            f'color="{border}", fontcolor="{text}", tooltip={_dot_str(n["status"])}];'
-        )
-    for e in sg.edges:
-        color, width, dashed = LINK_STYLES[e["linkType"]]
-        lines.append(
-            f"  {_dot_str(e['child'])} -> {_dot_str(e['parent'])} [id={_dot_str(e['linkId'])}, "
-            f'label={_dot_str(_edge_label(e))}, color="{color}", penwidth={width:g}, '
-            f"style={'dashed' if dashed else 'solid'}];"
-        )
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def _comment(text: str | None) -> str:
-    return " ".join(str(text).split())  # one line: a newline would end the comment
-
-
-# -- Mermaid ----------------------------------------------------------------------------------
-
-_MERMAID_SPECIAL = set('"#&<>`\\|[](){}%;:')
-
-
-def _mermaid_text(value: object) -> str:
-    """Text for inside a quoted Mermaid label: anything Mermaid might parse (quotes, ``#``,
-    brackets, HTML, control characters) becomes a ``#code;`` entity."""
-    return "".join(
-        f"#{ord(ch)};" if ch in _MERMAID_SPECIAL or ord(ch) < 32 or ch in "\u2028\u2029" else ch
-        for ch in str(value)
-    )
-
-
-def _mermaid_str(value: object) -> str:
-    return f'"{_mermaid_text(value)}"'
-
-
-def to_mermaid(sg: Subgraph) -> str:
-    ids = {n["objectId"]: f"n{i}" for i, n in enumerate(sg.nodes)}
-    # A JSON string is a YAML double-quoted scalar: the front matter stays well-formed.
-    lines = ["---", f"title: {json.dumps(_comment(_title(sg)))}", "---", "flowchart BT"]
-    if sg.note:
-        lines.append(f"  %% {_comment(sg.note)}")
-    by_status: dict[str, list[str]] = defaultdict(list)
-    for n in sg.nodes:
-        # Our own <br/> and <small> markup around escaped text: the ids cannot add any.
-        label = f'"{_mermaid_text(n["objectId"])}<br/><small>{_mermaid_text(n["objectType"])}</small>"'
-        lines.append(f"  {ids[n['objectId']]}({label})")
-        by_status[n["status"] if n["status"] in STATUS_COLORS else "other"].append(ids[n["objectId"]])
-    styles: dict[str, list[int]] = defaultdict(list)
-    for i, e in enumerate(sg.edges):
-        arrow = "-.->" if LINK_STYLES[e["linkType"]][2] else "-->"
-        lines.append(f"  {ids[e['child']]} {arrow}|{_mermaid_str(_edge_label(e))}| {ids[e['parent']]}")
-        styles[e["linkType"]].append(i)
-    for status, (fill, border, text) in [*STATUS_COLORS.items(), ("other", OTHER_COLOR)]:
-        lines.append(f"  classDef {status} fill:{fill},stroke:{border},color:{text}")
-    for status, members in by_status.items():
-        lines.append(f"  class {','.join(members)} {status}")
-    for link_type, idx in styles.items():
-        color, width, _ = LINK_STYLES[link_type]
-        lines.append(f"  linkStyle {','.join(map(str, idx))} stroke:{color},stroke-width:{width:g}px")
-    return "\n".join(lines) + "\n"
-
-
-# -- GraphML and JSON -------------------------------------------------------------------------
-
-_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _xml_safe(value: object) -> str:
-    return _XML_BAD.sub("\ufffd", str(value))
-
-
-def to_graphml(sg: Subgraph) -> bytes:
-    g = nx.MultiDiGraph(batchId=_xml_safe(sg.batch_id), note=_xml_safe(sg.note or ""))
-    for n in sg.nodes:
-        g.add_node(
-            _xml_safe(n["objectId"]),
-            objectType=_xml_safe(n["objectType"]),
-            status=_xml_safe(n["status"]),
-            color=_colors(n["status"])[0],
-        )
-    for e in sg.edges:
-        g.add_edge(
-            _xml_safe(e["child"]),
-            _xml_safe(e["parent"]),
-            key=_xml_safe(e["linkId"]),
-            linkId=_xml_safe(e["linkId"]),
-            linkTag=_xml_safe(e["linkTag"]),
-            linkType=e["linkType"],
-            status=_xml_safe(e["status"]),
-        )
-    buf = io.BytesIO()
-    nx.write_graphml(g, buf, encoding="utf-8")
-    return buf.getvalue()
-
-
-def to_json(sg: Subgraph) -> str:
-    return json.dumps(sg.to_json(), ensure_ascii=False, indent=2) + "\n"
-
 
 # -- PNG / SVG --------------------------------------------------------------------------------
 
@@ -358,7 +161,7 @@ def to_image(sg: Subgraph, fmt: str) -> bytes:
     for n in sg.nodes:
         oid = n["objectId"]
         x, y = pos[oid]
-        fill, border, text = _colors(n["status"])
+        fill, border, text = colors(n["status"])
         statuses.add(n["status"])
         w = widths[oid]
         box = FancyBboxPatch(
@@ -484,7 +287,7 @@ def _arrows(
             ax.text(
                 lx,
                 ly,
-                _display(_edge_label(e)),
+                _display(edge_label(e)),
                 ha="center",
                 va="center",
                 fontsize=fs * 0.75,
@@ -499,10 +302,10 @@ def _legend(ax: Any, sg: Subgraph, statuses: set[str], x0: float, y1: float, fs:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    title = _title(sg) + (f"\n{sg.note}" if sg.note else "")
-    ax.text(x0 + 0.2, y1 - 0.15, title, ha="left", va="top", fontsize=fs * 1.1, color="#222222")
+    heading = title(sg) + (f"\n{sg.note}" if sg.note else "")
+    ax.text(x0 + 0.2, y1 - 0.15, heading, ha="left", va="top", fontsize=fs * 1.1, color="#222222")
     handles: list[Any] = [
-        Patch(facecolor=_colors(s)[0], edgecolor=_colors(s)[1], label=s)
+        Patch(facecolor=colors(s)[0], edgecolor=colors(s)[1], label=s)
         for s in [*STATUS_COLORS, *sorted(str(s) for s in statuses - set(STATUS_COLORS))]
         if s in statuses
     ]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from subprocess import DEVNULL, PIPE, STDOUT
 
-from resolver.errors import ResolverError
+from ..errors import LocalNeo4jError
 
 __all__ = [
     "NEO4J_VERSION",
@@ -45,7 +45,7 @@ DEFAULT_BOLT_PORT = 7687
 DEFAULT_HTTP_PORT = 7474
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_FILES = _PACKAGE_DIR / "neo4j_local_files"
+_FILES = _PACKAGE_DIR / "neo4j_files"
 # Pinned because Maven 3.8 resolves an ancient dependency plugin when left to choose.
 _COPY_GOAL = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies"
 _ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
@@ -63,10 +63,6 @@ _PID_FILE = "run/resolver-neo4j.pid"
 _DIRS = ("conf", "data", "logs", "run", "import", "plugins")
 _PORT_ENV = {"bolt": "RESOLVER_NEO4J_BOLT_PORT", "http": "RESOLVER_NEO4J_HTTP_PORT"}
 _DEFAULT_PORTS = {"bolt": DEFAULT_BOLT_PORT, "http": DEFAULT_HTTP_PORT}
-
-
-class LocalNeo4jError(ResolverError):
-    """The local Neo4j server could not be installed, started or stopped."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +89,7 @@ def default_home() -> Path:
     env = os.environ.get("RESOLVER_NEO4J_HOME")
     if env:
         return Path(env).expanduser().resolve()
-    checkout = _PACKAGE_DIR.parent
+    checkout = _PACKAGE_DIR.parent.parent
     if (checkout / "pyproject.toml").is_file():
         return checkout / ".neo4j"
     return Path.home() / ".cache" / "resolver" / "neo4j"
@@ -318,7 +314,7 @@ def _write_conf(home: Path, bolt: int, http: int, extra: Mapping[str, str]) -> d
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+", key) or "\n" in value or "\r" in value:
             raise LocalNeo4jError(f"invalid Neo4j setting {key!r}={value!r}")
         settings[key] = value
-    head = "# Written by resolver.neo4j_local at every start, so edits are lost: pass extra_conf.\n"
+    head = "# Written by resolver.local.neo4j at every start, so edits are lost: pass extra_conf.\n"
     text = head + "".join(f"{key}={value}\n" for key, value in settings.items())
     (home / "conf" / "neo4j.conf").write_text(text, encoding="utf-8")
     return settings

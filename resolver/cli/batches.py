@@ -1,0 +1,251 @@
+"""``load``, ``run``, ``retry``, ``status`` and ``schema``: a batch from its file to its end."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from ..adapters import make_adapter
+from ..engine import RetryPolicy, RunResult, resolve
+from ..errors import UsageError
+from ..loader import read_batch
+from ..models import Batch, Message
+from ..store.base import GraphStore
+from .app import cli, current_store
+from .output import print_status, progress_display
+
+__all__ = ["load", "retry", "run", "schema", "status"]
+
+
+def _load(path: str, batch_id: str | None, replace: bool) -> tuple[Batch, list[Any]]:
+    batch, places = read_batch(path, batch_id)
+    store = current_store()
+    store.load(batch, replace=replace, places=places)
+    assert batch.batchId is not None
+    return batch, store.validate(batch.batchId)
+
+
+def _print_id(batch_id: str) -> None:
+    """Verbatim, for scripts: click.echo would strip escape sequences that are part of the id."""
+    sys.stdout.write(batch_id + "\n")
+    sys.stdout.flush()
+
+
+def _report_errors(batch_id: str, errors: list[Any]) -> None:
+    click.echo(f"batch {batch_id}: {len(errors)} validation error(s); nothing will be dispatched", err=True)
+    for e in errors:
+        click.echo(f"  {e['code']}: {e['message']}", err=True)
+
+
+@cli.command()
+@click.argument("file", type=click.Path())
+@click.option("--batch-id", help="Use this id instead of the file's (or a generated one).")
+@click.option("--replace", is_flag=True, help="Overwrite a stored batch with the same id.")
+def load(file: str, batch_id: str | None, replace: bool) -> None:
+    """Parse, store and validate a batch; prints its id. Exit 1 on validation errors."""
+    batch, errors = _load(file, batch_id, replace)
+    assert batch.batchId is not None
+    _print_id(batch.batchId)
+    if errors:
+        _report_errors(batch.batchId, errors)
+        sys.exit(1)
+    click.echo(
+        f"loaded {len(batch.objects)} objects, {len(batch.links)} links into {current_store().name}: valid",
+        err=True,
+    )
+
+
+_DISPATCH_OPTIONS = [
+    click.option(
+        "--adapter",
+        "adapter_spec",
+        default="simulate",
+        show_default=True,
+        help="simulate[:latency=S,failure_rate=P,seed=N], manual, python:MOD:FUNC, "
+        "command:PROGRAM, http:URL.",
+    ),
+    click.option(
+        "--dispatch-log", type=click.Path(dir_okay=False), help="Append every message as a JSON line."
+    ),
+    click.option("--once", is_flag=True, help="Dispatch what is ready now and return; do not wait."),
+    click.option(
+        "--workers",
+        type=click.IntRange(1, 1000),
+        default=10,
+        show_default=True,
+        help="Concurrent dispatches.",
+    ),
+    click.option(
+        "--lease",
+        "lease_seconds",
+        type=click.FloatRange(1),
+        default=60.0,
+        show_default=True,
+        help="Seconds a claim lives without renewal before another worker may retake it.",
+    ),
+    click.option(
+        "--attempts",
+        type=click.IntRange(1),
+        default=5,
+        show_default=True,
+        help="Tries per item for transient failures.",
+    ),
+    click.option(
+        "--backoff",
+        type=(float, float),
+        default=(1.0, 60.0),
+        show_default=True,
+        help="First and largest retry delay, seconds (doubling, with jitter).",
+    ),
+    click.option("--json", "as_json", is_flag=True, help="Print the final status as JSON."),
+]
+
+
+def _dispatch_options(fn: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed(_DISPATCH_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--batch-id", help="With a FILE: the id to load it under.")
+@click.option("--replace", is_flag=True, help="With a FILE: overwrite a stored batch with the same id.")
+@_dispatch_options
+def run(target: str, batch_id: str | None, replace: bool, adapter_spec: str, **options: Any) -> None:
+    """Load FILE (or take a stored BATCH_ID) and dispatch until the batch is finished.
+
+    Exit 0 complete, 1 error/failed, 2 unusable input or unknown batch, 4 stopped while items
+    await an external completion."""
+    adapter = make_adapter(adapter_spec)  # a bad spec must fail before anything is stored
+    store = current_store()
+    if Path(target).exists():
+        batch, errors = _load(target, batch_id, replace)
+        assert batch.batchId is not None
+        target = batch.batchId
+        _print_id(target)
+        if errors:
+            adapter.close()
+            _report_errors(target, errors)
+            sys.exit(1)
+    else:
+        store.batch_status(target)  # UnknownBatchError (exit 2) before anything else
+    _dispatch(store, target, adapter, **options)
+
+
+def _dispatch(
+    store: GraphStore,
+    batch_id: str,
+    adapter: Any,
+    *,
+    dispatch_log: str | None,
+    once: bool,
+    workers: int,
+    lease_seconds: float,
+    attempts: int,
+    backoff: tuple[float, float],
+    as_json: bool,
+) -> None:
+    """The driver loop with the run options, then the summary and the contract's exit code."""
+    with _dispatch_log(dispatch_log) as log, progress_display(store, batch_id) as on_progress:
+        try:
+            result = resolve(
+                store,
+                batch_id,
+                adapter,
+                workers=workers,
+                once=once,
+                lease_seconds=lease_seconds,
+                retry=RetryPolicy(attempts, *backoff),
+                on_message=log,
+                on_progress=on_progress,
+            )
+        finally:
+            adapter.close()
+    _finish_run(store, result, as_json)
+
+
+def _finish_run(store: GraphStore, result: RunResult, as_json: bool) -> None:
+    status = store.status(result.batch_id)
+    if as_json:
+        click.echo(json.dumps(status.to_json()))
+    else:
+        rate = (result.dispatched / result.seconds) if result.seconds else 0.0
+        click.echo(
+            f"batch {result.batch_id}: {status.status} - {result.dispatched} dispatched, "
+            f"{result.completed} completed, {result.failed} failed in {result.seconds:.1f}s "
+            f"({rate:,.0f}/s)",
+            err=True,
+        )
+        for f in status.failures:
+            ident = f.get("objectId") or f.get("linkId")
+            click.echo(f"  failed {f['kind']} {ident}: {f.get('reason')}", err=True)
+    if status.status == "complete":
+        sys.exit(0)
+    if status.status in ("failed", "error"):
+        sys.exit(1)
+    sys.exit(4)
+
+
+@contextmanager
+def _dispatch_log(path: str | None) -> Iterator[Callable[[Message], None] | None]:
+    if path is None:
+        yield None
+        return
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fh: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise UsageError(f"cannot open dispatch log {path}: {exc.strerror or exc}") from None
+
+    def write(message: Message) -> None:
+        fh.write(json.dumps(message, ensure_ascii=False) + "\n")
+        fh.flush()  # a crash must not lose a line that was dispatched
+
+    try:
+        yield write
+    finally:
+        fh.close()
+
+
+@cli.command()
+@click.argument("batch_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (docs/interface.md, status --json).")
+@click.option("--detail", is_flag=True, help="List every object and link.")
+def status(batch_id: str, as_json: bool, detail: bool) -> None:
+    """Batch status, counts by status, errors."""
+    st = current_store().status(batch_id, detail=detail)
+    if as_json:
+        click.echo(json.dumps(st.to_json(), ensure_ascii=False))
+        return
+    print_status(st)
+
+
+@cli.command()
+@click.argument("batch_id")
+@click.argument("object_id", required=False)
+@click.option("--no-run", is_flag=True, help="Only put the items back; do not resume.")
+@_dispatch_options
+def retry(batch_id: str, object_id: str | None, no_run: bool, adapter_spec: str, **options: Any) -> None:
+    """Put failed and blocked items (all, or OBJECT_ID and what it blocked) back, and resume
+    with the same options as run."""
+    adapter = make_adapter(adapter_spec)
+    store = current_store()
+    n = store.retry(batch_id, object_id)
+    click.echo(f"batch {batch_id}: {n} item(s) put back", err=True)
+    if no_run:
+        adapter.close()
+        return
+    _dispatch(store, batch_id, adapter, **options)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the batch file."""
+    click.echo(json.dumps(Batch.model_json_schema(), indent=2))

@@ -1,0 +1,6 @@
+"""Local servers for development and tests, each with one shape (start, wait until ready,
+status, stop; data under a git-ignored folder; credentials generated into a 0600 file):
+
+- ``neo4j``: Neo4j Community from Maven Central's jars, started with ``java``;
+- ``browser``: the tiny server that hands Neo4j Browser the shipped style and guide.
+"""
