@@ -1,7 +1,8 @@
 """Fixtures: a Neo4j server picked as the README says (NEO4J_URI, else the local server started
 once per session, else testcontainers when a Docker engine answers), and the store under test.
 
-With CI=true a Neo4j test that finds no server fails; elsewhere it is skipped with the reason.
+With CI=true nothing skips: a test that would skip (no server, a missing tool) fails instead, with
+the reason; elsewhere it is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def _from_env() -> Server | None:
 
 
 def _from_local() -> Server:
-    from resolver import neo4j_local
+    from resolver.local import neo4j as neo4j_local
 
     was_running = neo4j_local.running() is not None
     s = neo4j_local.start(echo=lambda line: print(line, file=sys.stderr))
@@ -147,7 +148,7 @@ def store(request: pytest.FixtureRequest) -> GraphStore:
 @pytest.fixture
 def assets_port() -> Iterator[int]:
     """The Browser style and guide served on a free 127.0.0.1 port for the test."""
-    from resolver.browser_assets import serve_in_thread
+    from resolver.local.browser import serve_in_thread
 
     server = serve_in_thread(0)
     try:
@@ -160,6 +161,17 @@ def assets_port() -> Iterator[int]:
 @pytest.fixture
 def batch_id() -> str:
     return f"t-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """In CI a skip is a failure: what the suite cannot check there, it has not checked."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if IN_CI and report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where nothing may skip: {reason}"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
