@@ -1,0 +1,2 @@
+"""Local servers for development and tests, started without Docker: NATS JetStream (``nats``) and
+the helpers every local server shares (``process``)."""
