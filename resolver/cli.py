@@ -411,10 +411,11 @@ def schema() -> None:
 
 def _register_commands() -> None:
     from .cli_generate import generate
+    from .cli_nats import nats
     from .cli_neo4j import neo4j
     from .cli_views import browse, explain, graph
 
-    for command in (neo4j, generate, explain, graph, browse):
+    for command in (neo4j, nats, generate, explain, graph, browse):
         cli.add_command(command)
 
 
