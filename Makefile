@@ -1,13 +1,14 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Everything lands in .venv/ and
-# the local Neo4j (jars, data, logs, password) in .neo4j/, both git-ignored.
+# the local Neo4j (jars, data, logs, password) in .neo4j/, the local NATS in .nats/, all git-ignored.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 RESOLVER := $(BIN)/resolver
 export RESOLVER_NEO4J_HOME ?= $(CURDIR)/.neo4j
+export RESOLVER_NATS_HOME ?= $(CURDIR)/.nats
 EXAMPLE ?= examples/catalog.json
 
-.PHONY: install demo test lint neo4j-start neo4j-stop neo4j-status bench clean
+.PHONY: install demo test lint neo4j-start neo4j-stop neo4j-status nats-start nats-stop nats-status bench clean
 
 install: $(VENV)/.installed
 
@@ -45,10 +46,20 @@ neo4j-stop: install
 neo4j-status: install
 	$(RESOLVER) neo4j status
 
+nats-start: install
+	$(RESOLVER) nats start
+
+nats-stop: install
+	$(RESOLVER) nats stop
+
+nats-status: install
+	$(RESOLVER) nats status
+
 bench: install
 	@if [ -z "$$NEO4J_URI" ]; then $(RESOLVER) neo4j start; fi
 	$(BIN)/python benchmarks/bench.py
 
 clean:
 	-$(RESOLVER) neo4j stop
-	rm -rf $(VENV) .neo4j out build *.egg-info
+	-$(RESOLVER) nats stop
+	rm -rf $(VENV) .neo4j .nats out build *.egg-info

@@ -16,6 +16,7 @@ code that the contract assigns to it, so the CLI maps errors to exits in one pla
     +-- AdapterError (2)               an adapter spec is unusable (not a failed create)
     +-- LocalServerError (1)           a local development server cannot be installed or run
         +-- LocalNeo4jError (1)
+        +-- LocalNatsError (1)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "BatchExistsError",
     "BatchStateError",
     "InputError",
+    "LocalNatsError",
     "LocalNeo4jError",
     "LocalServerError",
     "NotAwaitingError",
@@ -126,3 +128,7 @@ class LocalServerError(ResolverError):
 
 class LocalNeo4jError(LocalServerError):
     """The local Neo4j server could not be installed, started or stopped."""
+
+
+class LocalNatsError(LocalServerError):
+    """The local NATS server could not be started or stopped."""

@@ -2,7 +2,8 @@
 once per session, else testcontainers when a Docker engine answers), and the store under test.
 
 With CI=true nothing skips: a test that would skip (no server, a missing tool) fails instead, with
-the reason; elsewhere it is skipped with the reason.
+the reason; elsewhere it is skipped with the reason. NATS JetStream comes the same way
+(``nats_server``): RESOLVER_NATS_URL, else a local server per session.
 """
 
 from __future__ import annotations
@@ -174,12 +175,66 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"skipped in CI, where nothing may skip: {reason}"
 
 
+@dataclass
+class Broker:
+    url: str
+    user: str
+    password: str
+    source: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "RESOLVER_NATS_URL": self.url,
+            "RESOLVER_NATS_USER": self.user,
+            "RESOLVER_NATS_PASSWORD": self.password,
+        }
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A NATS JetStream server: the one RESOLVER_NATS_URL (with _USER and _PASSWORD) names, else a
+    local one in a session home on free ports, stopped at the end."""
+    url = os.environ.get("RESOLVER_NATS_URL")
+    if url:
+        broker = Broker(
+            url,
+            os.environ.get("RESOLVER_NATS_USER", ""),
+            os.environ.get("RESOLVER_NATS_PASSWORD", ""),
+            "RESOLVER_NATS_URL",
+        )
+        _SERVER["nats"] = broker
+        yield broker
+        return
+    from resolver.local import nats as local_nats
+
+    home = tmp_path_factory.mktemp("nats-session")
+    port, monitor = free_ports(2)
+    try:
+        s = local_nats.start(
+            home, port=port, monitor_port=monitor, echo=lambda line: print(line, file=sys.stderr)
+        )
+    except local_nats.LocalNatsError as exc:
+        message = f"no NATS server: local server: {exc}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    broker = Broker(s.url, s.user, s.password, f"local nats-server {s.version} in {s.home}")
+    _SERVER["nats"] = broker
+    try:
+        yield broker
+    finally:
+        local_nats.stop(home)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     server = _SERVER.get("server")
     if server is not None:
         terminalreporter.write_line(
             f"Neo4j tests ran against Neo4j {server.version} at {server.uri} ({server.source})"
         )
+    broker = _SERVER.get("nats")
+    if broker is not None:
+        terminalreporter.write_line(f"NATS tests ran against {broker.url} ({broker.source})")
 
 
 @dataclass

