@@ -4,5 +4,5 @@ CALL (id) {
   UNION
   MATCH ()-[l:LINKED_TO {batchId: $batchId, linkId: id}]->() RETURN l
 }
-WITH l WHERE l.status = 'creating'
+WITH l WHERE l.status = 'creating' AND ($worker IS NULL OR l.claimedBy = $worker)
 SET l.leaseUntil = null, l.accepted = true

@@ -1,2 +1,6 @@
+// The batch's head as a load sees it: who owns an unfinished load, and until when.
 MATCH (b:Batch {batchId: $batchId})
-RETURN b.status AS status
+RETURN b.status AS status, coalesce(b.gen, '') AS gen, b.owner AS owner, b.ownerUntil AS ownerUntil,
+       COUNT { (:PendingObject {batchId: $batchId, status: 'creating'}) }
+         + COUNT { ()-[:DEPENDS_ON {batchId: $batchId, status: 'creating'}]->() }
+         + COUNT { ()-[:LINKED_TO {batchId: $batchId, status: 'creating'}]->() } AS inFlight

@@ -1,4 +1,3 @@
-MATCH (:Batch {batchId: $batchId, status: 'processing'})
 CALL () {
   MATCH ()-[l:DEPENDS_ON {batchId: $batchId, status: 'ready'}]->() RETURN l LIMIT $limit
   UNION

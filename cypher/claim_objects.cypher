@@ -1,7 +1,5 @@
 // Read committed: two workers may both read the same ready object, so each takes the node's
 // write lock (the throwaway _lock write) and re-reads the status before changing it.
-// Only a batch being processed gives out work (an invalid one never does).
-MATCH (:Batch {batchId: $batchId, status: 'processing'})
 MATCH (o:PendingObject {batchId: $batchId, status: 'ready'})
 WITH o LIMIT $limit
 SET o._lock = true

@@ -1,3 +1,6 @@
+// Guarded: only a creating link completes, and with $worker (a run's own answers) only one that
+// worker claimed, so a worker of a replaced batch, or one whose lease another took over, changes
+// nothing; the others report their status unchanged.
 UNWIND $ids AS id
 CALL (id) {
   MATCH ()-[l:DEPENDS_ON {batchId: $batchId, linkId: id}]->() RETURN l
@@ -6,7 +9,8 @@ CALL (id) {
 }
 SET l._lock = true
 REMOVE l._lock
-WITH id, l, l.status AS before
+WITH id, l, CASE WHEN l.status = 'creating' AND $worker IS NOT NULL AND l.claimedBy <> $worker
+                 THEN 'creating-elsewhere' ELSE l.status END AS before
 FOREACH (_ IN CASE WHEN before = 'creating' THEN [1] ELSE [] END |
   SET l.status = 'complete', l.leaseUntil = null)
 // One record holding every row: the driver's per-record cost is paid once.

@@ -1,4 +1,6 @@
-// Guarded: only a creating object completes; the others report their status unchanged. A
+// Guarded: only a creating object completes, and with $worker (a run's own answers) only one that
+// worker claimed (a worker of a replaced batch, or one whose lease another took over, changes
+// nothing); the others report their status unchanged. A
 // completed object releases, in the same statement: its dependent links (complete with it, or
 // ready for their own create), its independent links whose other end is complete (the link's
 // lock is taken before reading the far end, so two ends completing at once cannot both miss
@@ -7,7 +9,8 @@ UNWIND $items AS item
 MATCH (o:PendingObject {batchId: $batchId, objectId: item.objectId})
 SET o._lock = true
 REMOVE o._lock
-WITH o, item, o.status AS before
+WITH o, item, CASE WHEN o.status = 'creating' AND $worker IS NOT NULL AND o.claimedBy <> $worker
+                   THEN 'creating-elsewhere' ELSE o.status END AS before
 CALL (o, item, before) {
   WITH o, item WHERE before = 'creating'
   SET o.status = 'complete', o.identifierIds = item.identifierIds, o.leaseUntil = null, o:Complete

@@ -25,7 +25,10 @@ CALL () {
         ELSE 'ready' END
   RETURN count(l) AS m
 }
+// A finished batch that gets items back is processing again, and owes a new batch-complete
+// when it finishes again (one still owed is superseded by it).
 MATCH (b:Batch {batchId: $batchId})
-SET b.status = CASE WHEN n + m > 0 AND b.status IN ['failed', 'complete'] THEN 'processing'
-                    ELSE b.status END
-RETURN n + m AS retried
+WITH b, n + m > 0 AND b.status IN ['failed', 'complete'] AS reopened, n + m AS retried
+SET b.status = CASE WHEN reopened THEN 'processing' ELSE b.status END,
+    b.batchComplete = CASE WHEN reopened THEN null ELSE b.batchComplete END
+RETURN retried

@@ -15,7 +15,13 @@ One round of the loop, each a method of ``_Loop``::
     settle    transient failures wait for a retry; the rest are final
     record    write the final answers (done), overlapping the next round on a server store
     renew     extend the leases of what is still in flight
-    finish    when nothing is left: the batch's final transition, and batch-complete
+    finish    when nothing is left: the batch's final transition, then deliver its
+              batch-complete (owed from that transition until the adapter took it)
+
+A run names the generation of the batch it started and its own worker in every write, so a run
+of a replaced batch stops (BatchReplacedError) and changes nothing of the new one. ``stop`` (set
+by SIGINT/SIGTERM) ends a run after its pending writes, giving its leased claims back; ``wake``
+(set when a report arrives from outside) cuts an idle wait short.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import gc
 import os
 import random
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -31,11 +38,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 
-from . import messages
 from .adapters.base import Accepted, Adapter, Created, Failed, Result
 from .errors import BatchStateError
 from .models import Claim, Identifiers, ItemKind, Message, Outcome
-from .store.base import Finish, GraphStore, Progress
+from .store.base import Failure, Finish, GraphStore, Progress
 
 __all__ = ["Answer", "Engine", "RetryPolicy", "RunResult", "resolve"]
 
@@ -65,6 +71,8 @@ class RunResult:
     failed: int = 0
     awaiting: int = 0  # items left awaiting an external completion
     seconds: float = 0.0
+    stopped: bool = False  # ended by ``stop`` (its leased claims given back)
+    undelivered: str | None = None  # why the batch-complete message is still owed, if it is
 
 
 @dataclass(frozen=True)
@@ -85,16 +93,18 @@ class Engine:
     worker: str = field(default_factory=worker_id)
     chunk: int = 1000
     lease_seconds: float = 60.0
+    generation: str | None = None  # the batch's, from ``prepare``
 
     def prepare(self) -> str:
         """Start processing; BatchStateError for a batch that failed validation."""
-        status = self.store.start(self.batch_id)
-        if status == "error":
+        started = self.store.start(self.batch_id)
+        if started.status == "error":
             raise BatchStateError(
                 f"batch {self.batch_id!r} has validation errors and is never dispatched "
                 f"(see: resolver status {self.batch_id})"
             )
-        return status
+        self.generation = started.generation
+        return started.status
 
     def get_ready(self, limit: int | None = None) -> list[Claim]:
         """Claim up to ``limit`` ready items: each is this worker's until it answers or its
@@ -104,6 +114,7 @@ class Engine:
             worker=self.worker,
             limit=limit or self.chunk,
             lease_seconds=self.lease_seconds,
+            generation=self.generation,
         )
 
     def done(self, answers: Iterable[Answer]) -> list[Outcome]:
@@ -117,7 +128,7 @@ class Engine:
         objects: list[tuple[str, Identifiers]] = []
         links: list[str] = []
         accepted: list[tuple[ItemKind, str]] = []
-        failed: list[tuple[ItemKind, str, str]] = []
+        failed: list[Failure] = []
         for a in answers:
             r = a.result
             if isinstance(r, Created):
@@ -128,20 +139,21 @@ class Engine:
             elif isinstance(r, Accepted):
                 accepted.append((a.claim.kind, a.claim.item_id))
             else:
-                failed.append((a.claim.kind, a.claim.item_id, r.reason))
+                failed.append((a.claim.kind, a.claim.item_id, r.reason, True))  # retries were ours
+        store, batch_id, me = self.store, self.batch_id, self.worker
 
         def record_objects() -> list[Outcome]:
-            outcomes = [self.store.fail(self.batch_id, kind, item, reason) for kind, item, reason in failed]
+            outcomes = store.fail_many(batch_id, failed, worker=me) if failed else []
             if accepted:
-                self.store.accept(self.batch_id, accepted)
+                store.accept(batch_id, accepted, worker=me)
             for i in range(0, len(objects), self.chunk):
-                outcomes += self.store.complete_objects(self.batch_id, objects[i : i + self.chunk])
+                outcomes += store.complete_objects(batch_id, objects[i : i + self.chunk], worker=me)
             return outcomes
 
         def record_links() -> list[Outcome]:
             outcomes: list[Outcome] = []
             for i in range(0, len(links), self.chunk):
-                outcomes += self.store.complete_links(self.batch_id, links[i : i + self.chunk])
+                outcomes += store.complete_links(batch_id, links[i : i + self.chunk], worker=me)
             return outcomes
 
         return [
@@ -159,7 +171,35 @@ class Engine:
 
     def finish(self) -> Finish | None:
         """The batch's final transition, made by exactly one worker (None for the others)."""
-        return self.store.finish(self.batch_id)
+        return self.store.finish(self.batch_id, self.generation)
+
+    def deliver(
+        self,
+        adapter: Adapter,
+        retry: RetryPolicy,
+        on_message: Callable[[Message], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> str | None:
+        """Hand the batch-complete message the batch owes to the adapter (transient failures
+        retried with ``retry``), then mark it delivered. A crash between the two delivers it
+        again, with the same key: never not at all. Returns why it is still owed, or None."""
+        message = self.store.owed(self.batch_id)
+        if message is None:
+            return None
+        for attempt in range(1, retry.attempts + 1):
+            answer = _safe_send(adapter, message)
+            if not isinstance(answer, Failed):
+                if on_message:
+                    on_message(message)
+                self.store.delivered(self.batch_id)
+                return None
+            if answer.permanent or attempt == retry.attempts:
+                return answer.reason
+            if stop is not None and stop.wait(retry.delay(attempt)):
+                return "the run was stopped"
+            if stop is None:
+                time.sleep(retry.delay(attempt))
+        return None
 
 
 def resolve(
@@ -175,8 +215,11 @@ def resolve(
     poll: float = 0.5,
     on_message: Callable[[Message], None] | None = None,
     on_progress: Callable[[Progress, RunResult], None] | None = None,
+    stop: threading.Event | None = None,
+    wake: threading.Event | None = None,
 ) -> RunResult:
-    """Run the batch until it is finished (or, with ``once``, until nothing is ready here)."""
+    """Run the batch until it is finished (or, with ``once``, until nothing is ready here, or
+    until ``stop`` is set), then deliver its batch-complete message."""
     engine = Engine(store, batch_id, chunk=chunk, lease_seconds=lease_seconds)
     loop = _Loop(
         engine,
@@ -187,6 +230,8 @@ def resolve(
         poll=poll,
         on_message=on_message,
         on_progress=on_progress,
+        stop=stop,
+        wake=wake,
     )
     return loop.run()
 
@@ -206,8 +251,13 @@ class _Loop:
         poll: float,
         on_message: Callable[[Message], None] | None,
         on_progress: Callable[[Progress, RunResult], None] | None,
+        stop: threading.Event | None,
+        wake: threading.Event | None,
     ) -> None:
         self.engine = engine
+        self.stop = stop
+        self.wake = wake
+        self.finished_here = False
         self.store = engine.store
         self.adapter = adapter
         self.once = once
@@ -237,26 +287,37 @@ class _Loop:
     def run(self) -> RunResult:
         started = time.monotonic()
         self.result.status = self.engine.prepare()
-        if self.result.status in ("complete", "failed"):
-            return self.result
-        # What is loaded lives as long as the run: kept out of the cyclic collector's sight, the
-        # full collections that the run's own allocations trigger stop walking the whole batch
-        # again (a third of a 100k-object memory-store run otherwise). Process-wide, a hint only.
-        gc.freeze()
-        try:
-            while self.round():
-                pass
-        finally:
-            gc.unfreeze()
-            if self.recorder is not None:
-                self.recorder.shutdown(wait=True)
-            if self.pool is not None:
-                self.pool.shutdown(wait=True, cancel_futures=True)
+        # the batch-complete this run delivers: one owed from before (a crash, a report from the
+        # shell that finished the batch), or the one its own final transition owes
+        deliver = self.result.status in ("complete", "failed")
+        if not deliver:
+            # What is loaded lives as long as the run: kept out of the cyclic collector's sight,
+            # the full collections that the run's own allocations trigger stop walking the whole
+            # batch again (a third of a 100k-object memory-store run otherwise). A hint only.
+            gc.freeze()
+            try:
+                while self.round():
+                    pass
+            finally:
+                gc.unfreeze()
+                if self.recorder is not None:
+                    self.recorder.shutdown(wait=True)
+                if self.pool is not None:
+                    # a stopped or fenced run does not wait for a slow service's answers
+                    finished = self.result.status in ("complete", "failed") or self.once
+                    self.pool.shutdown(wait=finished, cancel_futures=True)
+        if (deliver or self.finished_here) and not self.result.stopped:
+            self.result.undelivered = self.engine.deliver(
+                self.adapter, self.retry, self.on_message, self.stop
+            )
         self.result.seconds = time.monotonic() - started
         return self.result
 
     def round(self) -> bool:
         """One round of the loop; False once the run is over."""
+        if self.stop is not None and self.stop.is_set():
+            self.halt()
+            return False
         self.reclaim()
         for _, claim, attempt in self.due_retries():
             self.dispatch(claim, attempt)
@@ -269,9 +330,32 @@ class _Loop:
             self.show_progress()
             return True
         if self.retry_at:  # only backoffs pending: sleep until the next one, not spin on claims
-            time.sleep(min(self.poll, max(0.0, min(r[0] for r in self.retry_at) - time.monotonic())))
+            self.idle(min(self.poll, max(0.0, min(r[0] for r in self.retry_at) - time.monotonic())))
             return True
         return self.finish()
+
+    def idle(self, seconds: float) -> None:
+        """Wait for others; a report from outside (``wake``) or ``stop`` cuts it short."""
+        event = self.wake or self.stop
+        if event is None:
+            time.sleep(seconds)
+            return
+        event.wait(seconds)
+        if self.wake is not None:
+            self.wake.clear()
+
+    def halt(self) -> None:
+        """``stop``: record what is answered, then give the leased claims back, so the next run
+        takes them at once (what a service accepted stays with it; answers still out are lost
+        and their items dispatched again, with the same key)."""
+        self.record(self.settle())
+        for pending in self.recording:
+            pending.result()
+        self.recording = []
+        batch_id = self.engine.batch_id
+        self.store.release(batch_id, worker=self.engine.worker)
+        self.result.stopped = True
+        self.result.status = self.store.batch_status(batch_id)
 
     def reclaim(self) -> None:
         now = time.monotonic()
@@ -301,9 +385,9 @@ class _Loop:
             self.on_message(claim.message)
         self.result.dispatched += attempt == 1
         if self.pool is None:
-            self.answers.append(Answer(claim, _safe_send(self.adapter, claim)))
+            self.answers.append(Answer(claim, _safe_send(self.adapter, claim.message)))
         else:
-            self.in_flight[self.pool.submit(_safe_send, self.adapter, claim)] = claim
+            self.in_flight[self.pool.submit(_safe_send, self.adapter, claim.message)] = claim
 
     def collect(self, *, wait: bool) -> None:
         """The answers that arrived; with ``wait`` (nothing was claimed), up to ``poll`` seconds
@@ -371,23 +455,21 @@ class _Loop:
         batch_id = self.engine.batch_id
         if not self.engine.is_active(progress):
             fin = self.engine.finish()
-            if fin is not None and self.on_message:
-                self.on_message(messages.batch_complete(batch_id, fin.status))
+            self.finished_here = fin is not None
             self.result.status = fin.status if fin else self.store.batch_status(batch_id)
             return False
         if self.once:
             self.result.status = self.store.batch_status(batch_id)
             self.result.awaiting = progress.creating
             return False
-        time.sleep(self.poll)  # other workers or external services hold the rest
+        self.idle(self.poll)  # other workers or external services hold the rest
         return True
 
 
-def _safe_send(adapter: Adapter, claim: Claim) -> Result:
+def _safe_send(adapter: Adapter, message: Message) -> Result:
     """An adapter that raises has failed this item, transiently: it is a bug or an outage, not
     an answer, and the loop must go on for the other items."""
-    assert claim.message is not None
     try:
-        return adapter.send(claim.message)
+        return adapter.send(message)
     except Exception as exc:
         return Failed(f"{type(exc).__name__}: {exc}", permanent=False)

@@ -8,9 +8,12 @@ code that the contract assigns to it, so the CLI maps errors to exits in one pla
     |   +-- InputError (2)             a batch file is unusable; nothing was stored
     |   +-- BatchExistsError (2)       the batch id is taken and --replace was not given
     |   +-- UnknownBatchError (2)
+    |   |   +-- BatchLoadingError (2)  the batch's load has not finished (or died)
+    |   +-- BatchBusyError (2)         another process loads the id, or live work would be lost
     |   +-- UnknownItemError (2)       no such object or link in the batch
     +-- NotAwaitingError (1)           a completion for an item that is not in flight
     +-- BatchStateError (1)            the batch cannot be processed (status error/failed)
+    +-- BatchReplacedError (2)         the batch a run worked on was replaced by another load
     +-- StoreUnavailableError (3)      the graph store cannot be reached or refused us
     +-- QueryError (1)                 a named query is missing or called with wrong parameters
     +-- AdapterError (2)               an adapter spec is unusable (not a failed create)
@@ -23,7 +26,10 @@ from __future__ import annotations
 
 __all__ = [
     "AdapterError",
+    "BatchBusyError",
     "BatchExistsError",
+    "BatchLoadingError",
+    "BatchReplacedError",
     "BatchStateError",
     "InputError",
     "LocalNatsError",
@@ -83,6 +89,29 @@ class UnknownBatchError(UsageError):
         self.batch_id = batch_id
 
 
+class BatchLoadingError(UnknownBatchError):
+    """The batch's load has not finished: every command but the next load leaves it alone."""
+
+    def __init__(self, batch_id: str, status: str, alive: bool) -> None:
+        super().__init__(batch_id)
+        if alive:
+            self.message = f"batch {batch_id!r} is being loaded (status: {status}); try again once it is done"
+        else:
+            self.message = (
+                f"batch {batch_id!r} has an unfinished load (status: {status}; its loader stopped); "
+                "load it again"
+            )
+        self.status = status
+
+
+class BatchBusyError(UsageError):
+    """The id cannot be loaded now: another process is loading it, or live work would be lost."""
+
+    def __init__(self, batch_id: str, why: str) -> None:
+        super().__init__(f"batch {batch_id!r} {why}")
+        self.batch_id = batch_id
+
+
 class UnknownItemError(UsageError):
     def __init__(self, batch_id: str, kind: str, item_id: str) -> None:
         super().__init__(f"batch {batch_id!r} has no {kind} {item_id!r}")
@@ -103,6 +132,20 @@ class NotAwaitingError(ResolverError):
 
 class BatchStateError(ResolverError):
     """The batch is in a state that does not allow what was asked."""
+
+
+class BatchReplacedError(ResolverError):
+    """Another load replaced the batch this run worked on: the run stops, and nothing it still
+    holds can change the new batch."""
+
+    exit_code = 2
+
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(
+            f"batch {batch_id!r} was replaced by another load while this run worked on it; "
+            "this run stops (nothing of the new batch was changed by it)"
+        )
+        self.batch_id = batch_id
 
 
 class StoreUnavailableError(ResolverError):

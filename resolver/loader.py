@@ -370,7 +370,10 @@ def _csv_rows(text: str, where: str, section: str) -> list[tuple[int, dict[str, 
     if not text.strip():
         raise InputError(where, "", "file is empty (a header row is required)")
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise InputError(where, "line 1", f"invalid CSV: {exc}") from None
     missing = _REQUIRED_CSV_COLUMNS[section] - set(header)
     if missing:
         raise InputError(where, "line 1", f"missing column(s): {', '.join(sorted(missing))}")

@@ -9,6 +9,7 @@ from typing import Any
 
 from .models import (
     BatchComplete,
+    Counts,
     CreateLink,
     CreateObject,
     Identifiers,
@@ -23,6 +24,7 @@ __all__ = [
     "batch_complete_key",
     "create_link",
     "create_object",
+    "key",
     "link_end",
     "link_key",
     "object_key",
@@ -30,16 +32,29 @@ __all__ = [
 ]
 
 
+def key(*parts: str) -> str:
+    """An idempotencyKey: its parts joined by ``/``. When no part holds a ``/`` that is all
+    (``b/object/o``, the form services have always seen). Otherwise every part is escaped (``%``
+    -> ``%25``, ``/`` -> ``%2F``) and the key ends in ``/``: no plain key ends so (ids are never
+    empty), and escaped keys read back to their parts, so no two items or batches share one."""
+    if not any("/" in p for p in parts):
+        return "/".join(parts)
+    return "/".join(p.replace("%", "%25").replace("/", "%2F") for p in parts) + "/"
+
+
 def object_key(batch_id: str, object_id: str) -> str:
-    return f"{batch_id}/object/{object_id}"
+    return key(batch_id, "object", object_id)
 
 
 def link_key(batch_id: str, link_id: str) -> str:
-    return f"{batch_id}/link/{link_id}"
+    return key(batch_id, "link", link_id)
 
 
-def batch_complete_key(batch_id: str) -> str:
-    return f"{batch_id}/batch-complete"
+def batch_complete_key(batch_id: str, finish: int = 1) -> str:
+    """The first finish's notice is ``<batchId>/batch-complete``; a batch that ``retry`` reopened
+    finishes again with news of its own, keyed ``<batchId>/batch-complete/<n>``, so that a
+    service dropping repeated keys does not drop it."""
+    return key(batch_id, "batch-complete") if finish <= 1 else key(batch_id, "batch-complete", str(finish))
 
 
 def create_object(
@@ -73,8 +88,19 @@ def link_end(object_id: str, identifier_ids: Identifiers | None) -> LinkEnd:
     return {"objectId": object_id, "identifierIds": identifier_ids or {}}
 
 
-def batch_complete(batch_id: str, status: str) -> BatchComplete:
-    return {"kind": "batch-complete", "batchId": batch_id, "status": status}
+def batch_complete(
+    batch_id: str, status: str, objects: Counts, links: Counts, finish: int = 1
+) -> BatchComplete:
+    """The message a finished batch owes: its final status and counts (``finish``: how many
+    times the batch has finished, 1 but after a retry)."""
+    return {
+        "kind": "batch-complete",
+        "batchId": batch_id,
+        "status": status,
+        "idempotencyKey": batch_complete_key(batch_id, finish),
+        "objects": objects,
+        "links": links,
+    }
 
 
 def settled(kind: ItemKind, item_id: str, before: str | None, to: str) -> Outcome:

@@ -16,6 +16,7 @@ __all__ = [
     "BatchComplete",
     "BatchStatus",
     "Claim",
+    "Counts",
     "CreateLink",
     "CreateObject",
     "Identifiers",
@@ -123,10 +124,18 @@ class CreateLink(TypedDict):
     parent: LinkEnd
 
 
+class Counts(TypedDict):
+    total: int
+    byStatus: dict[str, int]
+
+
 class BatchComplete(TypedDict):
     kind: Literal["batch-complete"]
     batchId: str
     status: str
+    idempotencyKey: str
+    objects: Counts
+    links: Counts
 
 
 Message = CreateObject | CreateLink | BatchComplete
@@ -176,15 +185,26 @@ class BatchStatus:
     objectList: list[dict[str, Any]] | None = None
     linkList: list[dict[str, Any]] | None = None
     failures: list[dict[str, Any]] = field(default_factory=list)
+    batchComplete: str | None = None  # 'owed' | 'delivered' once the batch finished
+    finishes: int = 0  # how many times it finished (more than once after a retry)
+
+    def counts(self) -> tuple[Counts, Counts]:
+        return (
+            {"total": sum(self.objects.values()), "byStatus": dict(self.objects)},
+            {"total": sum(self.links.values()), "byStatus": dict(self.links)},
+        )
 
     def to_json(self) -> dict[str, Any]:
+        objects, links = self.counts()
         out: dict[str, Any] = {
             "batchId": self.batchId,
             "status": self.status,
-            "objects": {"total": sum(self.objects.values()), "byStatus": dict(self.objects)},
-            "links": {"total": sum(self.links.values()), "byStatus": dict(self.links)},
+            "objects": objects,
+            "links": links,
             "errors": list(self.errors),
         }
+        if self.batchComplete is not None:
+            out["batchComplete"] = self.batchComplete
         if self.failures:
             out["failures"] = self.failures
         if self.objectList is not None:

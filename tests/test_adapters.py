@@ -108,7 +108,10 @@ def check_complete(
     assert objects["acme"]["identifierIds"] == {"brandId": "42"}  # existing: kept, never sent
     assert [row["status"] for row in status.linkList] == ["complete", "complete"]
 
-    by_item = {str(m.get("objectId") or m.get("linkId")): m for m in messages}
+    notices = [m for m in messages if m["kind"] == "batch-complete"]
+    assert [(n["batchId"], n["status"]) for n in notices] == [(batch_id, "complete")]  # told once
+    creates = [m for m in messages if m["kind"] != "batch-complete"]
+    by_item = {str(m.get("objectId") or m.get("linkId")): m for m in creates}
     assert sorted(by_item) == ["l2", "shirt", "shirt-red", "summer"]  # acme and l1 never sent
     child = by_item["shirt-red"]
     assert child["kind"] == "create-object"
@@ -204,7 +207,8 @@ def test_python_permanent_failure_end_to_end(tmp_path: Path) -> None:
     assert objects["shirt"] == "failed"
     assert objects["shirt-red"] == "blocked"
     # permanent: each object was tried exactly once, its child never
-    assert sorted(m["objectId"] for m in adapter_peers.CALLS) == ["shirt", "summer"]
+    creates = [m for m in adapter_peers.CALLS if m["kind"] != "batch-complete"]
+    assert sorted(m["objectId"] for m in creates) == ["shirt", "summer"]
 
 
 def test_python_transient_failure_is_retried(tmp_path: Path) -> None:
@@ -212,7 +216,7 @@ def test_python_transient_failure_is_retried(tmp_path: Path) -> None:
     adapter = make_adapter("python:tests.adapter_peers:outage")
     store, status = run_batch(tmp_path, "py-retry", adapter, retry=retry)
     assert status == "failed"
-    tries = [m["objectId"] for m in adapter_peers.CALLS]
+    tries = [m["objectId"] for m in adapter_peers.CALLS if m["kind"] != "batch-complete"]
     assert tries.count("shirt") == 3 and tries.count("summer") == 3
     failures = {f["objectId"]: f for f in store.status("py-retry").failures if f["kind"] == "object"}
     assert failures["shirt"]["reason"] == "ConnectionError: service down"

@@ -38,6 +38,7 @@ from resolver.loader import batch_from_dict, load_batch
 from resolver.models import Batch, Message
 from resolver.store.base import GraphStore
 from resolver.store.memory import MemoryStore
+from resolver.text import shown
 
 from .conftest import Server, cli_env, run_cli
 from .test_unusable_input import CSV_GOOD
@@ -646,9 +647,8 @@ def got_detail(status: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 HOSTILE_ID_LISTS = st.integers(1, 3).flatmap(
     lambda groups: st.lists(HOSTILE_IDS, min_size=13 * groups, max_size=13 * groups, unique=True)
 )
-# the batch id goes through argv (`status BATCH_ID`): no NUL there; no ESC either, which `load`
-# drops from the id it prints (test_load_prints_the_batch_id_verbatim)
-BATCH_ID_SUFFIX = st.sampled_from([s for s in NASTY if "\x00" not in s and "\x1b" not in s])
+# the batch id goes through argv (`status BATCH_ID`): no NUL there
+BATCH_ID_SUFFIX = st.sampled_from([s for s in NASTY if "\x00" not in s])
 
 
 def test_hostile_ids_read_back_verbatim(
@@ -668,8 +668,8 @@ def test_hostile_ids_read_back_verbatim(
             result = run_cli("load", str(path), env=env)
             assert result.code in (0, 1), result.err
             assert "Traceback" not in result.err
-            printed = batch_id.replace("\r\n", "\n").replace("\r", "\n")  # run_cli reads text mode
-            assert result.out.rstrip("\n") == printed.rstrip("\n")
+            # printed with its control and invisible characters escaped: one line, no escapes obeyed
+            assert result.out == shown(batch_id) + "\n"
             if store is None:  # the memory store lives in one process: read back here
                 mem = MemoryStore()
                 mem.load(load_batch(path))
@@ -697,11 +697,12 @@ def test_non_utf8_argument_is_one_line() -> None:
     assert result.code == 2 and result.err == "error: argument 'x\\xff' is not valid UTF-8\n"
 
 
-def test_load_prints_the_batch_id_verbatim() -> None:
-    batch_id = "fz-\x1b[31mred"
+def test_load_prints_a_hostile_batch_id_escaped() -> None:
+    batch_id = "fz-\x1b[31mred\nerror: forged"
     result = run_cli("load", str(EXAMPLE_FILES[0]), "--batch-id", batch_id, env=cli_env("memory", None))
     assert result.code == 0, result.err
-    assert result.out == batch_id + "\n"
+    assert result.out == repr(batch_id) + "\n" and "\x1b" not in result.out + result.err
+    assert len(result.err.splitlines()) == 1
 
 
 # --- 100k-long chain and cycle ------------------------------------------------------------------
@@ -768,7 +769,11 @@ def test_deep_chain_resolves_on_memory(chain_file: Path) -> None:
         for i, m in enumerate(creates)
         if i
     )
-    assert log[-1] == {"kind": "batch-complete", "batchId": "chain", "status": "complete"}
+    assert {k: log[-1].get(k) for k in ("kind", "batchId", "status")} == {
+        "kind": "batch-complete",
+        "batchId": "chain",
+        "status": "complete",
+    }
     assert store.status("chain").objects == {"complete": N}
 
 

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from resolver.cli import cli
 from resolver.loader import batch_from_dict
 from resolver.models import BatchComplete, BatchStatus, CreateLink, CreateObject, ValidationIssue
+from resolver.reporting import parse_item
 
 from .conftest import ROOT
 
@@ -96,3 +97,12 @@ def test_status_examples_have_the_shape_status_prints() -> None:
             linkList=data.get("linkList"),
         ).to_json()
         assert rebuilt == data
+
+
+def test_report_examples_parse() -> None:
+    kinds = set()
+    for i, data in enumerate(_examples("report")):
+        kind = "failure" if "reason" in data else "completion"
+        report = parse_item(data, kind, f"example {i}")
+        kinds.add((kind, report.kind))
+    assert kinds == {("completion", "object"), ("completion", "link"), ("failure", "object")}

@@ -108,7 +108,14 @@ def test_contract_scenario_messages(store: GraphStore, batch_id: str) -> None:
                 }
             ],
         },
-        {"kind": "batch-complete", "batchId": batch_id, "status": "complete"},
+        {
+            "kind": "batch-complete",
+            "batchId": batch_id,
+            "status": "complete",
+            "idempotencyKey": f"{batch_id}/batch-complete",
+            "objects": {"total": 3, "byStatus": {"complete": 3}},
+            "links": {"total": 1, "byStatus": {"complete": 1}},
+        },
     ]
 
 
@@ -171,7 +178,9 @@ class FailSome:
         self.permanent = permanent
         self.seen: list[str] = []
 
-    def send(self, message: CreateObject | CreateLink) -> Any:
+    def send(self, message: Message) -> Any:
+        if message["kind"] == "batch-complete":
+            return Created()
         key = message.get("objectId") or message.get("linkId")
         assert isinstance(key, str)
         self.seen.append(key)
@@ -200,7 +209,12 @@ def test_failure_blocks_dependents(store: GraphStore, batch_id: str) -> None:
         lk["status"] for lk in links.values() if lk["objectId"] in ("offer:shirt-red", "price:shirt-red")
     } == {"blocked"}
     assert st.failures and st.failures[0]["objectId"] == "var:shirt-red"
-    assert log[-1] == {"kind": "batch-complete", "batchId": batch_id, "status": "failed"}
+    assert {k: log[-1].get(k) for k in ("kind", "batchId", "status", "idempotencyKey")} == {
+        "kind": "batch-complete",
+        "batchId": batch_id,
+        "status": "failed",
+        "idempotencyKey": f"{batch_id}/batch-complete",
+    }
     # put back and finish once the service recovers
     assert store.retry(batch_id) >= 3
     result, _ = run(store, batch_id)

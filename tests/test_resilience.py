@@ -86,10 +86,15 @@ def _check_service_saw_a_correct_run(
 ) -> None:
     """After deduplication each expected item was created once and nothing else was; every create
     the service received (duplicates too) carried the identifierIds the service itself answered
-    for the parents; the store ended with those identifierIds; one batch-complete in the logs."""
-    assert set(svc.answers) == _expected_keys(data, batch_id)
+    for the parents; the store ended with those identifierIds; the service got the final
+    batch-complete, once after deduplication, and so did the logs."""
+    notices = [r for r in svc.requests if r.message.get("kind") == "batch-complete"]
+    creates = [r for r in svc.requests if r.message.get("kind") != "batch-complete"]
+    assert {r.key for r in creates if r.outcome != "failed"} == _expected_keys(data, batch_id)
     created = Counter(r.key for r in svc.requests if r.outcome == "created")
     assert max(created.values()) == 1
+    told = [r for r in notices if r.outcome == "created" and r.message["status"] == "complete"]
+    assert len(told) == 1, [(r.key, r.outcome, r.message["status"]) for r in notices]
 
     existing = {o["objectId"]: o["identifierIds"] for o in data["objects"] if "identifierIds" in o}
     alias = {r["referenceId"]: r["objectId"] for r in data.get("references", [])}
@@ -101,7 +106,7 @@ def _check_service_saw_a_correct_run(
     def ids(object_id: str) -> Any:
         return existing.get(object_id) or svc.answers.get(f"{batch_id}/object/{object_id}")
 
-    for r in svc.requests:
+    for r in creates:
         m = r.message
         assert r.key == m["idempotencyKey"] and m["batchId"] == batch_id
         if m["kind"] == "create-object":
@@ -120,10 +125,11 @@ def _check_service_saw_a_correct_run(
 
     messages = _messages(*logs)
     ends = [m["status"] for m in messages if m["kind"] == "batch-complete"]
-    assert ends.count("complete") == 1, ends
+    # logged once delivered: twice only if a worker died between the delivery and its mark
+    assert ends.count("complete") in (1, 2), ends
     # Logged before sent: the service cannot have seen a key more often than the logs name it.
     logged = Counter(m["idempotencyKey"] for m in messages if m["kind"] != "batch-complete")
-    seen = Counter(r.key for r in svc.requests)
+    seen = Counter(r.key for r in creates)
     assert not seen - logged, f"sent without being logged: {seen - logged}"
 
 

@@ -1,8 +1,9 @@
 """The one-method interface between the engine and an external service.
 
-``send`` gets a create message and answers with what happened: ``Created`` (with the new
-object's identifierIds), ``Accepted`` (the service will report later through
-``resolver complete``/``fail``), or ``Failed`` (``permanent`` False means worth retrying).
+``send`` gets a message and answers with what happened: ``Created`` (with the new object's
+identifierIds), ``Accepted`` (the service will report later through ``resolver complete``/``fail``
+or the service's endpoints), or ``Failed`` (``permanent`` False means worth retrying). The
+batch-complete notice comes through ``send`` too; any answer but ``Failed`` means delivered.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..models import CreateLink, CreateObject, Identifiers
+from ..models import Identifiers, Message
 
 __all__ = ["Accepted", "Adapter", "Created", "Failed", "Result"]
 
@@ -39,6 +40,6 @@ class Adapter(Protocol):
     #: True when ``send`` returns at once without I/O, so the engine calls it inline
     inline: bool
 
-    def send(self, message: CreateObject | CreateLink) -> Result: ...
+    def send(self, message: Message) -> Result: ...
 
     def close(self) -> None: ...

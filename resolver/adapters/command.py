@@ -34,7 +34,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import AdapterError
-from ..models import CreateLink, CreateObject
+from ..models import Message
 from ..text import clip
 from .base import Accepted, Created, Failed, Result
 from .errors import identifier_problem
@@ -64,7 +64,7 @@ class CommandAdapter:
         self.timeout = timeout
         self._label = Path(argv[0]).name
 
-    def send(self, message: CreateObject | CreateLink) -> Result:
+    def send(self, message: Message) -> Result:
         data = json.dumps(message).encode()
         try:
             proc = subprocess.Popen(
@@ -96,10 +96,10 @@ class CommandAdapter:
             return Failed(f"{self._label} {what}{_last_line(err)}", permanent=code == PERMANENT_EXIT)
         return self._result(message, out.decode(errors="replace").strip(), err)
 
-    def _result(self, message: CreateObject | CreateLink, text: str, err: bytes) -> Result:
+    def _result(self, message: Message, text: str, err: bytes) -> Result:
         if text == "accepted":
             return Accepted()
-        is_link = message["kind"] == "create-link"
+        is_link = message["kind"] != "create-object"  # a link, or the batch-complete notice
         if not text:
             if is_link:
                 return Created(None)

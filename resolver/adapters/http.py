@@ -36,7 +36,7 @@ import urllib.parse
 import urllib.request
 
 from ..errors import AdapterError
-from ..models import CreateLink, CreateObject
+from ..models import Message
 from ..text import clip
 from .base import Accepted, Created, Failed, Result
 from .errors import identifier_problem
@@ -78,7 +78,7 @@ class HttpAdapter:
         ):
             self._opener.add_handler(handler)
 
-    def send(self, message: CreateObject | CreateLink) -> Result:
+    def send(self, message: Message) -> Result:
         request = urllib.request.Request(
             self.url,
             data=json.dumps(message).encode(),
@@ -101,14 +101,12 @@ class HttpAdapter:
             return Failed(f"POST {self.url}: {text}", permanent=False)
         return self._result(message, status, location, body)
 
-    def _result(
-        self, message: CreateObject | CreateLink, status: int, location: str | None, body: bytes
-    ) -> Result:
+    def _result(self, message: Message, status: int, location: str | None, body: bytes) -> Result:
         text = body.decode(errors="replace").strip()
         if status == 202:
             return Accepted()
         if 200 <= status < 300:
-            if message["kind"] == "create-link":
+            if message["kind"] != "create-object":  # a link, or the batch-complete notice
                 return Created(None)
             if not text:
                 return Failed(f"HTTP {status}: returned no identifierIds (empty body)", permanent=True)

@@ -34,7 +34,7 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import AdapterError
-from ..models import CreateLink, CreateObject
+from ..models import Message
 from .base import Accepted, Created, Failed, Result
 from .errors import PermanentError, identifier_problem
 
@@ -49,7 +49,7 @@ class PythonAdapter:
         self.target = target
         self.function = _import(target)
 
-    def send(self, message: CreateObject | CreateLink) -> Result:
+    def send(self, message: Message) -> Result:
         try:
             answer = self.function(copy.deepcopy(message))
         except PermanentError as exc:
@@ -58,14 +58,16 @@ class PythonAdapter:
             return Failed(f"{type(exc).__name__}: {exc}", permanent=False)
         return self._result(message, answer)
 
-    def _result(self, message: CreateObject | CreateLink, answer: Any) -> Result:
+    def _result(self, message: Message, answer: Any) -> Result:
+        if message["kind"] == "batch-complete":  # a notice: whatever it returns, it was told
+            return answer if isinstance(answer, Failed) else Created(None)
         if isinstance(answer, Accepted) or (isinstance(answer, str) and answer == "accepted"):
             return Accepted()
         if isinstance(answer, Failed):
             return answer
         if isinstance(answer, Created):
             answer = answer.identifierIds
-        if message["kind"] == "create-link":
+        if message["kind"] != "create-object":  # a link, or the batch-complete notice
             if answer is None or isinstance(answer, dict):
                 return Created(None)
             return Failed(

@@ -13,32 +13,37 @@ import click
 
 from ..adapters import make_adapter
 from ..engine import RetryPolicy, RunResult, resolve
-from ..errors import UsageError
+from ..errors import BatchLoadingError, UnknownBatchError, UsageError
 from ..loader import read_batch
 from ..models import Batch, Message
 from ..store.base import GraphStore
+from ..text import shown
 from .app import cli, current_store
 from .output import print_status, progress_display
+from .signals import leave, stop_signals
 
 __all__ = ["load", "retry", "run", "schema", "status"]
 
 
-def _load(path: str, batch_id: str | None, replace: bool) -> tuple[Batch, list[Any]]:
+def _load(path: str, batch_id: str | None, replace: bool, force: bool) -> tuple[Batch, list[Any]]:
     batch, places = read_batch(path, batch_id)
     store = current_store()
-    store.load(batch, replace=replace, places=places)
+    store.load(batch, replace=replace, force=force, places=places)
     assert batch.batchId is not None
     return batch, store.validate(batch.batchId)
 
 
 def _print_id(batch_id: str) -> None:
-    """Verbatim, for scripts: click.echo would strip escape sequences that are part of the id."""
-    sys.stdout.write(batch_id + "\n")
+    """The id alone on stdout, for scripts; quoted with escapes when it holds a control or
+    invisible character, so it can never forge a line or reach the terminal as a command."""
+    sys.stdout.write(shown(batch_id) + "\n")
     sys.stdout.flush()
 
 
 def _report_errors(batch_id: str, errors: list[Any]) -> None:
-    click.echo(f"batch {batch_id}: {len(errors)} validation error(s); nothing will be dispatched", err=True)
+    click.echo(
+        f"batch {shown(batch_id)}: {len(errors)} validation error(s); nothing will be dispatched", err=True
+    )
     for e in errors:
         click.echo(f"  {e['code']}: {e['message']}", err=True)
 
@@ -47,9 +52,10 @@ def _report_errors(batch_id: str, errors: list[Any]) -> None:
 @click.argument("file", type=click.Path())
 @click.option("--batch-id", help="Use this id instead of the file's (or a generated one).")
 @click.option("--replace", is_flag=True, help="Overwrite a stored batch with the same id.")
-def load(file: str, batch_id: str | None, replace: bool) -> None:
+@click.option("--force", is_flag=True, help="With --replace: even while items of it are in flight.")
+def load(file: str, batch_id: str | None, replace: bool, force: bool) -> None:
     """Parse, store and validate a batch; prints its id. Exit 1 on validation errors."""
-    batch, errors = _load(file, batch_id, replace)
+    batch, errors = _load(file, batch_id, replace, force)
     assert batch.batchId is not None
     _print_id(batch.batchId)
     if errors:
@@ -115,18 +121,30 @@ def _dispatch_options(fn: Callable[..., None]) -> Callable[..., None]:
 
 @cli.command()
 @click.argument("target")
+@click.option("--file", "as_file", is_flag=True, help="TARGET is a file, whatever is stored.")
 @click.option("--batch-id", help="With a FILE: the id to load it under.")
 @click.option("--replace", is_flag=True, help="With a FILE: overwrite a stored batch with the same id.")
+@click.option("--force", is_flag=True, help="With --replace: even while items of it are in flight.")
 @_dispatch_options
-def run(target: str, batch_id: str | None, replace: bool, adapter_spec: str, **options: Any) -> None:
+def run(
+    target: str,
+    as_file: bool,
+    batch_id: str | None,
+    replace: bool,
+    force: bool,
+    adapter_spec: str,
+    **options: Any,
+) -> None:
     """Load FILE (or take a stored BATCH_ID) and dispatch until the batch is finished.
 
-    Exit 0 complete, 1 error/failed, 2 unusable input or unknown batch, 4 stopped while items
-    await an external completion."""
+    A stored batch id wins over a file of that name, unless TARGET looks like a path (holds a
+    '/', ends in .json or .zip) or --file is given. Exit 0 complete, 1 error/failed, 2 unusable
+    input or unknown batch, 4 stopped while items await an external completion, 130/143 stopped
+    by SIGINT/SIGTERM."""
     adapter = make_adapter(adapter_spec)  # a bad spec must fail before anything is stored
     store = current_store()
-    if Path(target).exists():
-        batch, errors = _load(target, batch_id, replace)
+    if _is_file(store, target, as_file):
+        batch, errors = _load(target, batch_id, replace, force)
         assert batch.batchId is not None
         target = batch.batchId
         _print_id(target)
@@ -137,6 +155,18 @@ def run(target: str, batch_id: str | None, replace: bool, adapter_spec: str, **o
     else:
         store.batch_status(target)  # UnknownBatchError (exit 2) before anything else
     _dispatch(store, target, adapter, **options)
+
+
+def _is_file(store: GraphStore, target: str, as_file: bool) -> bool:
+    if as_file or "/" in target or target.endswith((".json", ".zip")):
+        return True
+    try:
+        store.batch_status(target)
+    except BatchLoadingError:
+        raise
+    except UnknownBatchError:
+        return Path(target).exists()  # no such batch: a file (a CSV folder) of that name, if any
+    return False
 
 
 def _dispatch(
@@ -153,7 +183,11 @@ def _dispatch(
     as_json: bool,
 ) -> None:
     """The driver loop with the run options, then the summary and the contract's exit code."""
-    with _dispatch_log(dispatch_log) as log, progress_display(store, batch_id) as on_progress:
+    with (
+        _dispatch_log(dispatch_log) as log,
+        progress_display(store, batch_id) as on_progress,
+        stop_signals() as stopping,
+    ):
         try:
             result = resolve(
                 store,
@@ -165,27 +199,39 @@ def _dispatch(
                 retry=RetryPolicy(attempts, *backoff),
                 on_message=log,
                 on_progress=on_progress,
+                stop=stopping.event,
             )
         finally:
             adapter.close()
-    _finish_run(store, result, as_json)
+    _finish_run(store, result, as_json, stopping.signal)
 
 
-def _finish_run(store: GraphStore, result: RunResult, as_json: bool) -> None:
+def _finish_run(
+    store: GraphStore, result: RunResult, as_json: bool, signal_number: int | None = None
+) -> None:
     status = store.status(result.batch_id)
     if as_json:
-        click.echo(json.dumps(status.to_json()))
+        click.echo(json.dumps(status.to_json(), ensure_ascii=False))
     else:
         rate = (result.dispatched / result.seconds) if result.seconds else 0.0
         click.echo(
-            f"batch {result.batch_id}: {status.status} - {result.dispatched} dispatched, "
+            f"batch {shown(result.batch_id)}: {status.status} - {result.dispatched} dispatched, "
             f"{result.completed} completed, {result.failed} failed in {result.seconds:.1f}s "
             f"({rate:,.0f}/s)",
             err=True,
         )
         for f in status.failures:
             ident = f.get("objectId") or f.get("linkId")
-            click.echo(f"  failed {f['kind']} {ident}: {f.get('reason')}", err=True)
+            click.echo(f"  failed {f['kind']} {shown(ident)}: {f.get('reason')}", err=True)
+    if result.undelivered is not None:
+        click.echo(
+            f"warning: batch-complete not delivered ({result.undelivered}); it stays owed and "
+            f"'resolver run {shown(result.batch_id)}' delivers it",
+            err=True,
+        )
+    if result.stopped:
+        click.echo("stopped: claims in flight were given back; 'resolver run' resumes", err=True)
+        leave(128 + (signal_number or 2))
     if status.status == "complete":
         sys.exit(0)
     if status.status in ("failed", "error"):
@@ -238,7 +284,7 @@ def retry(batch_id: str, object_id: str | None, no_run: bool, adapter_spec: str,
     adapter = make_adapter(adapter_spec)
     store = current_store()
     n = store.retry(batch_id, object_id)
-    click.echo(f"batch {batch_id}: {n} item(s) put back", err=True)
+    click.echo(f"batch {shown(batch_id)}: {n} item(s) put back", err=True)
     if no_run:
         adapter.close()
         return

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
-from ..errors import NotAwaitingError, UnknownItemError, UsageError
-from ..models import Identifiers, Outcome
-from ..store.base import GraphStore
+from .. import reporting
+from ..errors import NotAwaitingError, UsageError
+from ..models import Identifiers, ItemKind
+from ..reporting import Report, ReportKind
+from ..text import shown
 from .app import cli, current_store
 
 __all__ = ["complete", "fail"]
@@ -24,23 +27,67 @@ def _parse_ids(pairs: tuple[str, ...]) -> Identifiers:
     return ids
 
 
-def _one_item(object_id: str | None, link_id: str | None) -> tuple[str, str]:
-    if (object_id is None) == (link_id is None):
-        raise UsageError("give either OBJECT_ID or --link LINK_ID")
-    return ("object", object_id) if object_id is not None else ("link", link_id)  # type: ignore[return-value]
+def _one_item(object_id: str | None, link_id: str | None) -> tuple[ItemKind, str]:
+    if object_id is not None and link_id is None:
+        return "object", object_id
+    if link_id is not None and object_id is None:
+        return "link", link_id
+    raise UsageError("give either OBJECT_ID or --link LINK_ID (or --from FILE)")
 
 
-def _settle(batch_id: str, outcome: Outcome, repeat: str) -> None:
-    """``repeat`` is the status a second identical report finds: harmless, exit 0. Any other
-    unchanged status means the item was not awaiting this report: refused, exit 1."""
-    if outcome.status is None:
-        raise UnknownItemError(batch_id, outcome.kind, outcome.item_id)
-    if outcome.changed:
-        click.echo(f"{outcome.kind} {outcome.item_id}: {outcome.status}")
-    elif outcome.status == repeat:
-        click.echo(f"{outcome.kind} {outcome.item_id}: already {repeat}; nothing changed")
+def _read_from(source: str, kind: ReportKind) -> list[Report]:
+    if source == "-":
+        return reporting.read_lines(sys.stdin, kind, "<stdin>")
+    try:
+        with open(source, encoding="utf-8") as fh:
+            return reporting.read_lines(fh, kind, source)
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{source}: byte {exc.start}: not valid UTF-8") from None
+
+
+def _report(batch_id: str, reports: list[Report], kind: ReportKind, single: bool) -> None:
+    """Record, say what happened, finish the batch if that was its last item. A single report
+    keeps the one-line form: refused is exit 1 naming the status."""
+    store = current_store()
+    results = reporting.record(store, batch_id, reports, kind)
+    repeat = "complete" if kind == "completion" else "failed"
+    if single:
+        [r] = results
+        if r.outcome == "refused":
+            raise NotAwaitingError(r.kind, r.item_id, r.status)
+        done = r.status if r.outcome == "recorded" else f"already {repeat}; nothing changed"
+        click.echo(f"{r.kind} {shown(r.item_id)}: {done}")
     else:
-        raise NotAwaitingError(outcome.kind, outcome.item_id, outcome.status)
+        refused = [r for r in results if r.outcome == "refused"]
+        for r in refused:
+            click.echo(
+                f"refused: {r.kind} {shown(r.item_id)} is not awaiting a report (status: {r.status})",
+                err=True,
+            )
+        counts = {o: sum(r.outcome == o for r in results) for o in ("recorded", "already-complete")}
+        click.echo(
+            f"batch {shown(batch_id)}: {counts['recorded']} recorded, {counts['already-complete']} "
+            f"already {repeat}, {len(refused)} refused",
+            err=True,
+        )
+    fin = reporting.finish_if_done(store, batch_id)
+    if fin is not None:
+        # printed as it always was; it stays owed, and the next run (or serve) delivers it
+        owed = store.owed(batch_id)
+        if owed is not None:
+            click.echo(json.dumps(owed, ensure_ascii=False))
+    if not single and any(r.outcome == "refused" for r in results):
+        sys.exit(1)
+
+
+_FROM = click.option(
+    "--from",
+    "source",
+    metavar="FILE|-",
+    help="Report many items: JSON Lines, one item a line (docs/interface.md, Reports).",
+)
 
 
 @cli.command()
@@ -48,38 +95,40 @@ def _settle(batch_id: str, outcome: Outcome, repeat: str) -> None:
 @click.argument("object_id", required=False)
 @click.option("--link", "link_id", help="Report a link created instead of an object.")
 @click.option("--id", "ids", multiple=True, metavar="KEY=VALUE", help="An identifier of the created object.")
-def complete(batch_id: str, object_id: str | None, link_id: str | None, ids: tuple[str, ...]) -> None:
-    """An external service reports an object (with its identifierIds) or a link created."""
+@_FROM
+def complete(
+    batch_id: str, object_id: str | None, link_id: str | None, ids: tuple[str, ...], source: str | None
+) -> None:
+    """An external service reports an object (with its identifierIds) or a link created, or
+    many of them with --from."""
+    if source is not None:
+        if object_id is not None or link_id is not None or ids:
+            raise UsageError("--from takes the items from the file: no OBJECT_ID, --link or --id")
+        _report(batch_id, _read_from(source, "completion"), "completion", single=False)
+        return
     kind, item = _one_item(object_id, link_id)
-    store = current_store()
-    store.batch_status(batch_id)
-    if kind == "object":
-        if not ids:
-            raise UsageError("an object completion needs its identifiers: --id KEY=VALUE")
-        outcome = store.complete_objects(batch_id, [(item, _parse_ids(ids))])[0]
-    else:
-        outcome = store.complete_links(batch_id, [item])[0]
-    _settle(batch_id, outcome, repeat="complete")
-    _finish_if_done(store, batch_id)
+    if kind == "object" and not ids:
+        raise UsageError("an object completion needs its identifiers: --id KEY=VALUE")
+    report = Report(kind, item, identifier_ids=_parse_ids(ids) if kind == "object" else None)
+    _report(batch_id, [report], "completion", single=True)
 
 
 @cli.command()
 @click.argument("batch_id")
 @click.argument("object_id", required=False)
 @click.option("--link", "link_id", help="Report a link failed instead of an object.")
-@click.option("--reason", required=True, help="Why the service failed it.")
-def fail(batch_id: str, object_id: str | None, link_id: str | None, reason: str) -> None:
-    """An external service reports that creating an object or link failed."""
+@click.option("--reason", help="Why the service failed it (required for one item).")
+@_FROM
+def fail(
+    batch_id: str, object_id: str | None, link_id: str | None, reason: str | None, source: str | None
+) -> None:
+    """An external service reports that creating an object or link failed, or many with --from."""
+    if source is not None:
+        if object_id is not None or link_id is not None or reason is not None:
+            raise UsageError("--from takes the items from the file: no OBJECT_ID, --link or --reason")
+        _report(batch_id, _read_from(source, "failure"), "failure", single=False)
+        return
     kind, item = _one_item(object_id, link_id)
-    store = current_store()
-    store.batch_status(batch_id)
-    _settle(batch_id, store.fail(batch_id, kind, item, reason), repeat="failed")  # type: ignore[arg-type]
-    _finish_if_done(store, batch_id)
-
-
-def _finish_if_done(store: GraphStore, batch_id: str) -> None:
-    """The last completion may come from here rather than a running worker."""
-    if store.progress(batch_id).unfinished == 0:
-        fin = store.finish(batch_id)
-        if fin is not None:
-            click.echo(json.dumps({"kind": "batch-complete", "batchId": batch_id, "status": fin.status}))
+    if not reason:
+        raise UsageError("a failure needs its reason: --reason TEXT")
+    _report(batch_id, [Report(kind, item, reason=reason)], "failure", single=True)

@@ -15,17 +15,29 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..models import Batch, BatchStatus, Claim, Identifiers, ItemKind, Outcome, ValidationIssue
+from ..models import (
+    Batch,
+    BatchComplete,
+    BatchStatus,
+    Claim,
+    Identifiers,
+    ItemKind,
+    Outcome,
+    ValidationIssue,
+)
 
 __all__ = [
     "ACTIVE",
+    "REPORTED_ATTEMPTS",
     "TERMINAL",
     "BatchHead",
+    "Failure",
     "Finish",
     "GraphReader",
     "GraphStore",
     "ItemKind",
     "Progress",
+    "Started",
 ]
 
 ACTIVE = ("waiting", "ready", "creating")
@@ -41,6 +53,18 @@ class Progress:
     @property
     def unfinished(self) -> int:
         return self.ready + self.creating + self.waiting
+
+
+@dataclass(frozen=True)
+class Started:
+    status: str
+    generation: str
+
+
+#: a failure report: kind, item, reason, permanent
+Failure = tuple[ItemKind, str, str, bool]
+#: how often a transient failure reported from outside a run sends an item out again
+REPORTED_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -102,6 +126,18 @@ class GraphReader(Protocol):
 
 
 class GraphStore(Protocol):
+    """Batch lifecycle (every transition a guarded write; docs/interface.md, "Processing")::
+
+        loading --load--> validating --validate--> loaded | error
+        loaded --start--> processing --finish--> complete | failed   (batch-complete owed)
+
+    A batch is ``loading``/``validating`` only while one load owns it; any other command sees
+    BatchLoadingError, and a load that died is taken over by the next load of the id. Each load
+    gives the batch a new generation: a run names the one it started (``claim``, ``finish``), and
+    a run's own writes name its worker (``complete_*``, ``fail_many``, ``accept``), so a worker of
+    a replaced batch can change nothing of the new one. Reports from outside a run pass no worker.
+    """
+
     name: str
     # True when two writes at once finish sooner than one after the other (a server with cores
     # of its own); the engine then records one round's answers while it claims the next.
@@ -114,23 +150,44 @@ class GraphStore(Protocol):
         ...
 
     # -- loading --------------------------------------------------------------------------
-    def load(self, batch: Batch, *, replace: bool = False, places: Mapping[int, str] | None = None) -> None:
-        """Store the batch whole or not at all; BatchExistsError unless ``replace``."""
+    def load(
+        self,
+        batch: Batch,
+        *,
+        replace: bool = False,
+        force: bool = False,
+        places: Mapping[int, str] | None = None,
+    ) -> None:
+        """Store the batch whole or not at all, leaving it 'validating' for ``validate``.
+        BatchExistsError unless ``replace``; BatchBusyError when another process is loading the
+        id, or (without ``force``) when the batch replaced has items in flight."""
         ...
 
     def validate(self, batch_id: str) -> list[ValidationIssue]:
-        """Run every check on the stored batch, keep the errors on it, status 'error' if any."""
+        """Run every check on the stored batch and keep the errors on it: 'loaded' when there
+        are none, else 'error'. Again on a loaded batch, it re-checks; it never moves a batch
+        that is being processed or finished."""
         ...
 
     def delete(self, batch_id: str) -> bool: ...
 
     # -- processing -----------------------------------------------------------------------
-    def start(self, batch_id: str) -> str:
-        """Move a valid batch to 'processing'; returns the batch status after the call."""
+    def start(self, batch_id: str) -> Started:
+        """Move a valid batch to 'processing'; the batch status after the call, and the
+        generation the caller works on."""
         ...
 
-    def claim(self, batch_id: str, *, worker: str, limit: int, lease_seconds: float) -> list[Claim]:
-        """Take up to ``limit`` ready items, objects first; each is then 'creating'."""
+    def claim(
+        self,
+        batch_id: str,
+        *,
+        worker: str,
+        limit: int,
+        lease_seconds: float,
+        generation: str | None = None,
+    ) -> list[Claim]:
+        """Take up to ``limit`` ready items, objects first; each is then 'creating'.
+        BatchReplacedError when ``generation`` is no longer the batch's."""
         ...
 
     def reclaim_expired(self, batch_id: str, *, now: float) -> int:
@@ -141,22 +198,54 @@ class GraphStore(Protocol):
         """Extend the leases this worker holds (it is alive and still working on them)."""
         ...
 
-    def accept(self, batch_id: str, items: Sequence[tuple[ItemKind, str]]) -> None:
+    def release(self, batch_id: str, *, worker: str) -> int:
+        """Give this worker's leased claims back ('ready'), for a run that stops; not the ones a
+        service accepted. Returns how many."""
+        ...
+
+    def accept(
+        self, batch_id: str, items: Sequence[tuple[ItemKind, str]], *, worker: str | None = None
+    ) -> None:
         """The service took these and will report later: their lease no longer expires."""
         ...
 
-    def complete_objects(self, batch_id: str, items: Sequence[tuple[str, Identifiers]]) -> list[Outcome]: ...
+    def complete_objects(
+        self, batch_id: str, items: Sequence[tuple[str, Identifiers]], *, worker: str | None = None
+    ) -> list[Outcome]: ...
 
-    def complete_links(self, batch_id: str, link_ids: Sequence[str]) -> list[Outcome]: ...
+    def complete_links(
+        self, batch_id: str, link_ids: Sequence[str], *, worker: str | None = None
+    ) -> list[Outcome]: ...
 
     def fail(self, batch_id: str, kind: ItemKind, item_id: str, reason: str) -> Outcome:
         """Mark a creating item failed; block what depends on it."""
         ...
 
+    def fail_many(
+        self, batch_id: str, items: Sequence[Failure], *, worker: str | None = None
+    ) -> list[Outcome]:
+        """``fail`` for many items in one transaction. A transient failure (``permanent``
+        False) puts the item back to 'ready' for another dispatch, until it has been tried
+        REPORTED_ATTEMPTS times."""
+        ...
+
+    def missing(self, batch_id: str, items: Sequence[tuple[ItemKind, str]]) -> list[tuple[ItemKind, str]]:
+        """The named items that are not in the batch."""
+        ...
+
     def progress(self, batch_id: str) -> Progress: ...
 
-    def finish(self, batch_id: str) -> Finish | None:
-        """If nothing is left to do, move the batch to 'complete' or 'failed', once."""
+    def finish(self, batch_id: str, generation: str | None = None) -> Finish | None:
+        """If nothing is left to do, move the batch to 'complete' or 'failed', once, and owe
+        its batch-complete message. BatchReplacedError when ``generation`` is not current."""
+        ...
+
+    def owed(self, batch_id: str) -> BatchComplete | None:
+        """The batch-complete message the batch owes, if it does."""
+        ...
+
+    def delivered(self, batch_id: str) -> bool:
+        """The owed batch-complete was delivered; False when nothing was owed (any more)."""
         ...
 
     def retry(self, batch_id: str, object_id: str | None = None) -> int:

@@ -18,9 +18,17 @@ from typing import Any
 import networkx as nx
 
 from .. import messages
-from ..errors import BatchExistsError, BatchStateError, UnknownBatchError
+from ..errors import (
+    BatchBusyError,
+    BatchExistsError,
+    BatchLoadingError,
+    BatchReplacedError,
+    BatchStateError,
+    UnknownBatchError,
+)
 from ..models import (
     Batch,
+    BatchComplete,
     BatchStatus,
     Claim,
     Identifiers,
@@ -30,7 +38,7 @@ from ..models import (
     ValidationIssue,
 )
 from ..validation import find_cycles, issue, order_issues, plan_load
-from .base import Finish, GraphReader, Progress
+from .base import REPORTED_ATTEMPTS, Failure, Finish, GraphReader, Progress, Started
 from .memory_graph import BatchGraph
 from .memory_reader import MemoryReader
 
@@ -52,18 +60,34 @@ class MemoryStore:
         return "in-process memory store (networkx)"
 
     def _get(self, batch_id: str) -> BatchGraph:
-        try:
-            return self._batches[batch_id]
-        except KeyError:
-            raise UnknownBatchError(batch_id) from None
+        """The batch, for anything but its own load and validation; a load never validated is
+        not a batch yet."""
+        b = self._batches.get(batch_id)
+        if b is None:
+            raise UnknownBatchError(batch_id)
+        if b.status == "validating":
+            raise BatchLoadingError(batch_id, b.status, alive=True)
+        return b
 
     # -- loading ------------------------------------------------------------------------------
 
-    def load(self, batch: Batch, *, replace: bool = False, places: Mapping[int, str] | None = None) -> None:
+    def load(
+        self,
+        batch: Batch,
+        *,
+        replace: bool = False,
+        force: bool = False,
+        places: Mapping[int, str] | None = None,
+    ) -> None:
         assert batch.batchId is not None
         with self._lock:
-            if batch.batchId in self._batches and not replace:
-                raise BatchExistsError(batch.batchId)
+            old = self._batches.get(batch.batchId)
+            if old is not None and old.status != "validating":  # a load never validated is replaced
+                if not replace:
+                    raise BatchExistsError(batch.batchId)
+                busy = old.counts[("object", "creating")] + old.counts[("link", "creating")]
+                if busy and old.status == "processing" and not force:
+                    raise BatchBusyError(batch.batchId, _IN_FLIGHT.format(busy))
             gc_was_enabled = gc.isenabled()
             gc.disable()  # nothing built here is garbage: no collector passes over the growing graph
             try:
@@ -112,7 +136,7 @@ class MemoryStore:
             counts[("link", "waiting")] += 1
         state = BatchGraph(
             batch_id=batch.batchId,
-            status="loaded",
+            status="validating",
             graph=graph,
             link_ends=ends,
             link_data=data,
@@ -126,7 +150,9 @@ class MemoryStore:
 
     def validate(self, batch_id: str) -> list[ValidationIssue]:
         with self._lock:
-            b = self._get(batch_id)
+            b = self._batches.get(batch_id)
+            if b is None:
+                raise UnknownBatchError(batch_id)
             g = b.graph
             found: list[tuple[int, ValidationIssue]] = []
             for row in b.unresolved:
@@ -194,9 +220,11 @@ class MemoryStore:
             dependent = ((c, p, k) for k, (c, p) in b.link_ends.items() if b.link_data[k]["dependent"])
             for cycle, link_ids in find_cycles(dependent):
                 found.append((0, issue("dependency-cycle", {"cycle": cycle, "linkIds": link_ids})))
-            b.errors = order_issues(found)
-            b.status = "error" if b.errors else "loaded"
-            return list(b.errors)
+            errors = order_issues(found)
+            if b.status in ("validating", "loaded", "error"):  # never moves a batch under way
+                b.errors = errors
+                b.status = "error" if errors else "loaded"
+            return errors
 
     def delete(self, batch_id: str) -> bool:
         with self._lock:
@@ -204,16 +232,30 @@ class MemoryStore:
 
     # -- processing ---------------------------------------------------------------------------
 
-    def start(self, batch_id: str) -> str:
+    def start(self, batch_id: str) -> Started:
         with self._lock:
             b = self._get(batch_id)
             if b.status == "loaded":
                 b.status = "processing"
-            return b.status
+            return Started(b.status, b.generation)
 
-    def claim(self, batch_id: str, *, worker: str, limit: int, lease_seconds: float) -> list[Claim]:
+    def _current(self, batch_id: str, generation: str | None) -> BatchGraph:
+        b = self._get(batch_id)
+        if generation is not None and b.generation != generation:
+            raise BatchReplacedError(batch_id)
+        return b
+
+    def claim(
+        self,
+        batch_id: str,
+        *,
+        worker: str,
+        limit: int,
+        lease_seconds: float,
+        generation: str | None = None,
+    ) -> list[Claim]:
         with self._lock:
-            b = self._get(batch_id)
+            b = self._current(batch_id, generation)
             out: list[Claim] = []
             if b.status != "processing":
                 return out
@@ -294,22 +336,50 @@ class MemoryStore:
                     n += 1
             return n
 
-    def accept(self, batch_id: str, items: Sequence[tuple[ItemKind, str]]) -> None:
+    def release(self, batch_id: str, *, worker: str) -> int:
+        with self._lock:
+            b = self._get(batch_id)
+            n = 0
+            for oid, node in b.graph.nodes(data=True):
+                if (
+                    node["status"] == "creating"
+                    and node.get("claimedBy") == worker
+                    and node.get("leaseUntil")
+                ):
+                    b.set_object(oid, "ready")
+                    node["leaseUntil"] = None
+                    n += 1
+            for lid, edge in b.link_data.items():
+                if (
+                    edge["status"] == "creating"
+                    and edge.get("claimedBy") == worker
+                    and edge.get("leaseUntil")
+                ):
+                    b.set_link(lid, "ready")
+                    edge["leaseUntil"] = None
+                    n += 1
+            return n
+
+    def accept(
+        self, batch_id: str, items: Sequence[tuple[ItemKind, str]], *, worker: str | None = None
+    ) -> None:
         with self._lock:
             b = self._get(batch_id)
             for kind, item_id in items:
                 data = b.obj(item_id) if kind == "object" else b.link(item_id)
-                if data["status"] == "creating":
+                if _before(data, worker) == "creating":
                     data["leaseUntil"] = None
 
-    def complete_objects(self, batch_id: str, items: Sequence[tuple[str, Identifiers]]) -> list[Outcome]:
+    def complete_objects(
+        self, batch_id: str, items: Sequence[tuple[str, Identifiers]], *, worker: str | None = None
+    ) -> list[Outcome]:
         with self._lock:
             b = self._get(batch_id)
             out = []
             g = b.graph
             for oid, ids in items:
                 node = g._node.get(oid)
-                before = None if node is None else node["status"]
+                before = _before(node, worker)
                 out.append(messages.settled("object", oid, before, "complete"))
                 if node is None or before != "creating":
                     continue
@@ -337,13 +407,15 @@ class MemoryStore:
                             b.set_link(lid, "ready")
             return out
 
-    def complete_links(self, batch_id: str, link_ids: Sequence[str]) -> list[Outcome]:
+    def complete_links(
+        self, batch_id: str, link_ids: Sequence[str], *, worker: str | None = None
+    ) -> list[Outcome]:
         with self._lock:
             b = self._get(batch_id)
             out = []
             for lid in link_ids:
                 edge = b.link_data.get(lid)
-                before = None if edge is None else edge["status"]
+                before = _before(edge, worker)
                 out.append(messages.settled("link", lid, before, "complete"))
                 if edge is None or before != "creating":
                     continue
@@ -352,36 +424,55 @@ class MemoryStore:
             return out
 
     def fail(self, batch_id: str, kind: ItemKind, item_id: str, reason: str) -> Outcome:
+        return self.fail_many(batch_id, [(kind, item_id, reason, True)])[0]
+
+    def fail_many(
+        self, batch_id: str, items: Sequence[Failure], *, worker: str | None = None
+    ) -> list[Outcome]:
         with self._lock:
             b = self._get(batch_id)
-            g = b.graph
-            data = b.link_data.get(item_id) if kind == "link" else g._node.get(item_id)
-            outcome = messages.settled(kind, item_id, None if data is None else data["status"], "failed")
-            if data is None or not outcome.changed:
-                return outcome
-            if kind == "link":
-                b.set_link(item_id, "failed")
-                data.update(reason=reason, leaseUntil=None)
-                return outcome
-            node = data
-            b.set_object(item_id, "failed")
-            node.update(reason=reason, leaseUntil=None)
-            # breadth-first over dependents: iterative, so a 100k-long chain is fine
-            frontier = deque([item_id])
-            while frontier:
-                current = frontier.popleft()
-                for c, p, lid, d in [
-                    *g.in_edges(current, keys=True, data=True),
-                    *g.out_edges(current, keys=True, data=True),
-                ]:
-                    if d["status"] in ("waiting", "ready"):
-                        b.set_link(lid, "blocked")
-                        d["blockedBy"] = item_id
-                    if d["dependent"] and p == current and g.nodes[c]["status"] == "waiting":
-                        b.set_object(c, "blocked")
-                        g.nodes[c]["blockedBy"] = item_id
-                        frontier.append(c)
-            return outcome
+            return [
+                self._fail(b, kind, item_id, reason, permanent, worker)
+                for kind, item_id, reason, permanent in items
+            ]
+
+    def _fail(
+        self, b: BatchGraph, kind: ItemKind, item_id: str, reason: str, permanent: bool, worker: str | None
+    ) -> Outcome:
+        g = b.graph
+        data = b.link_data.get(item_id) if kind == "link" else g._node.get(item_id)
+        before = _before(data, worker)
+        if data is None or before != "creating":
+            return messages.settled(kind, item_id, before, "failed")
+        data.update(reason=reason, leaseUntil=None)
+        if not permanent and data["attempt"] < REPORTED_ATTEMPTS:  # sent out again, same key
+            (b.set_link if kind == "link" else b.set_object)(item_id, "ready")
+            return messages.settled(kind, item_id, before, "ready")
+        if kind == "link":
+            b.set_link(item_id, "failed")
+            return messages.settled(kind, item_id, before, "failed")
+        b.set_object(item_id, "failed")
+        # breadth-first over dependents: iterative, so a 100k-long chain is fine
+        frontier = deque([item_id])
+        while frontier:
+            current = frontier.popleft()
+            for c, p, lid, d in [
+                *g.in_edges(current, keys=True, data=True),
+                *g.out_edges(current, keys=True, data=True),
+            ]:
+                if d["status"] in ("waiting", "ready"):
+                    b.set_link(lid, "blocked")
+                    d["blockedBy"] = item_id
+                if d["dependent"] and p == current and g.nodes[c]["status"] == "waiting":
+                    b.set_object(c, "blocked")
+                    g.nodes[c]["blockedBy"] = item_id
+                    frontier.append(c)
+        return messages.settled(kind, item_id, before, "failed")
+
+    def missing(self, batch_id: str, items: Sequence[tuple[ItemKind, str]]) -> list[tuple[ItemKind, str]]:
+        with self._lock:
+            b = self._get(batch_id)
+            return [(k, i) for k, i in items if i not in (b.graph if k == "object" else b.link_data)]
 
     def progress(self, batch_id: str) -> Progress:
         with self._lock:
@@ -392,14 +483,33 @@ class MemoryStore:
                 waiting=c[("object", "waiting")] + c[("link", "waiting")],
             )
 
-    def finish(self, batch_id: str) -> Finish | None:
+    def finish(self, batch_id: str, generation: str | None = None) -> Finish | None:
         with self._lock:
-            b = self._get(batch_id)
+            b = self._current(batch_id, generation)
             if b.status != "processing" or self.progress(batch_id).unfinished:
                 return None
             bad = sum(n for (_, s), n in b.counts.items() if s in ("failed", "blocked"))
             b.status = "failed" if bad else "complete"
+            b.batch_complete = "owed"
+            b.finishes += 1
             return Finish(b.status)
+
+    def owed(self, batch_id: str) -> BatchComplete | None:
+        with self._lock:
+            b = self._get(batch_id)
+            if b.batch_complete != "owed":
+                return None
+            return messages.batch_complete(
+                batch_id, b.status, *self.status(batch_id).counts(), finish=b.finishes
+            )
+
+    def delivered(self, batch_id: str) -> bool:
+        with self._lock:
+            b = self._get(batch_id)
+            if b.batch_complete != "owed":
+                return False
+            b.batch_complete = "delivered"
+            return True
 
     def retry(self, batch_id: str, object_id: str | None = None) -> int:
         with self._lock:
@@ -442,6 +552,7 @@ class MemoryStore:
                 n += 1
             if n and b.status in ("failed", "complete"):
                 b.status = "processing"
+                b.batch_complete = None
             return n
 
     # -- reading ------------------------------------------------------------------------------
@@ -467,7 +578,16 @@ class MemoryStore:
                 for lid in b.link_ends
                 if b.link(lid)["status"] == "failed"
             ]
-            out = BatchStatus(batch_id, b.status, objects, links, list(b.errors), failures=failures)
+            out = BatchStatus(
+                batch_id,
+                b.status,
+                objects,
+                links,
+                list(b.errors),
+                failures=failures,
+                batchComplete=b.batch_complete,
+                finishes=b.finishes,
+            )
             if detail:
                 out.objectList = [_object_row(oid, d) for oid, d in g.nodes(data=True)]
                 out.linkList = [_link_row(lid, b.link(lid), *b.link_ends[lid]) for lid in b.link_ends] + [
@@ -497,6 +617,23 @@ class MemoryStore:
         """Reads for ``resolver.views``, under the lock: the caller sees one consistent state."""
         with self._lock:
             yield MemoryReader(self._get(batch_id))
+
+
+_IN_FLIGHT = (
+    "is being processed: {} item(s) are in flight (dispatched, awaiting their service); "
+    "--force replaces it anyway (their answers will then change nothing)"
+)
+
+
+def _before(data: dict[str, Any] | None, worker: str | None) -> str | None:
+    """An item's status as a guarded transition sees it: a creating item claimed by another
+    worker than the one writing (a run's own answers name their worker) is not its to move."""
+    if data is None:
+        return None
+    status: str = data["status"]
+    if status == "creating" and worker is not None and data.get("claimedBy") != worker:
+        return "creating-elsewhere"
+    return status
 
 
 def _object_row(oid: str, d: dict[str, Any]) -> dict[str, Any]:

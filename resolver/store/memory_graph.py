@@ -4,6 +4,7 @@ move, so progress never scans the batch."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,9 @@ class BatchGraph:
     ready_objects: deque[str] = field(default_factory=deque)
     ready_links: deque[str] = field(default_factory=deque)
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    generation: str = field(default_factory=lambda: uuid.uuid4().hex)
+    batch_complete: str | None = None  # the outbox: 'owed' | 'delivered' once finished
+    finishes: int = 0
 
     def obj(self, object_id: str) -> dict[str, Any]:
         return self.graph._node[object_id]  # type: ignore[no-any-return]

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,7 +24,10 @@ from neo4j import exceptions as neo4j_errors
 
 from .. import messages
 from ..errors import (
+    BatchBusyError,
     BatchExistsError,
+    BatchLoadingError,
+    BatchReplacedError,
     BatchStateError,
     ResolverError,
     StoreUnavailableError,
@@ -28,6 +35,7 @@ from ..errors import (
 )
 from ..models import (
     Batch,
+    BatchComplete,
     BatchStatus,
     Claim,
     Identifiers,
@@ -38,7 +46,7 @@ from ..models import (
 )
 from ..validation import find_cycles, issue, order_issues, plan_load
 from . import queries
-from .base import Finish, GraphReader, Progress
+from .base import REPORTED_ATTEMPTS, Failure, Finish, GraphReader, Progress, Started
 from .neo4j_reader import Neo4jReader
 from .queries import query
 
@@ -51,6 +59,15 @@ T = TypeVar("T")
 logging.getLogger("neo4j").addHandler(logging.NullHandler())
 LOAD_CHUNK = 10_000
 LOAD_WRITERS = 2
+# A load holds its batch id with a lease it renews while it works: a load that died is taken
+# over once the lease ran out (at once when its process is gone from this host).
+LOAD_LEASE = 30.0
+LOAD_HEARTBEAT = 5.0
+_BUSY = "is being loaded by another process; try again once it is done"
+_IN_FLIGHT = (
+    "is being processed: {} item(s) are in flight (dispatched, awaiting their service); "
+    "--force replaces it anyway (their answers will then change nothing)"
+)
 
 
 class Neo4jStore:
@@ -80,6 +97,7 @@ class Neo4jStore:
             raise StoreUnavailableError(f"bad Neo4j URI {uri!r}: {exc}") from None
         self._schema_ready = False
         self._version = ""
+        self._loading: dict[str, str] = {}  # batch id -> the owner token of this store's load
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -146,20 +164,24 @@ class Neo4jStore:
 
     # -- loading ------------------------------------------------------------------------------
 
-    def load(self, batch: Batch, *, replace: bool = False, places: Mapping[int, str] | None = None) -> None:
-        """Staged load: the Batch node says 'loading' until every chunk is in; a failure deletes
-        what was written, and a load that died is replaced by the next load of that id."""
+    def load(
+        self,
+        batch: Batch,
+        *,
+        replace: bool = False,
+        force: bool = False,
+        places: Mapping[int, str] | None = None,
+    ) -> None:
+        """Staged load: the Batch node says 'loading' (held by this load's token and lease) until
+        every chunk is in, then 'validating' until ``validate``; a failure deletes what was
+        written, and a load that died is taken over by the next load of that id."""
         batch_id = batch.batchId
         assert batch_id is not None
         plan = plan_load(batch, places)
-        existing = self._one("batch_exists", batchId=batch_id)
-        if existing and not replace and existing[0]["status"] != "loading":
-            raise BatchExistsError(batch_id)
-        if existing:
-            self.delete(batch_id)
-        self._one(
-            "batch_create",
-            batchId=batch_id,
+        owner = self._claim_id(
+            batch_id,
+            replace=replace,
+            force=force,
             objectCount=len(plan.objects),
             linkCount=len(plan.links) + len(plan.unresolved),
         )
@@ -199,6 +221,7 @@ class Neo4jStore:
         # The chunks of one stage are written side by side: the server runs a transaction on one
         # core, and a second writer keeps the other busy (load took 8.6 s instead of 12.6 s at
         # 100k objects). The stages stay in order: links match the objects written before them.
+        hold = self._hold(batch_id, owner)
         pool = ThreadPoolExecutor(LOAD_WRITERS, thread_name_prefix="resolver-load")
         try:
             for name, rows in (
@@ -215,16 +238,73 @@ class Neo4jStore:
                 ]
                 for chunk in chunks:
                     chunk.result()
-            self._one("batch_set_status", batchId=batch_id, **{"from": ["loading"]}, to="loaded")
+            moved = self._one(
+                "batch_set_status", batchId=batch_id, owner=owner, **{"from": ["loading"]}, to="validating"
+            )
+            if not moved:
+                raise BatchBusyError(batch_id, "was taken over by another load while this one wrote it")
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)  # nothing may land after the delete
-            self.delete(batch_id)
+            hold.close()
+            self._delete_owned(batch_id, owner)
             raise
         finally:
             pool.shutdown(wait=True)
+            hold.close()
+        self._loading[batch_id] = owner
+
+    def _claim_id(self, batch_id: str, *, replace: bool, force: bool, **counts: int) -> str:
+        """Make this load the owner of the id: create the batch node, or take it over from a
+        finished batch (``replace``) or from a load that died. Returns the owner token."""
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+        fresh = {"gen": uuid.uuid4().hex, "owner": owner, "until": time.time() + LOAD_LEASE, **counts}
+        found = self._one("batch_exists", batchId=batch_id)
+        if not found:
+            try:
+                self._one("batch_create", batchId=batch_id, **fresh)
+            except neo4j_errors.ConstraintError:  # another load created it a moment ago
+                raise BatchBusyError(batch_id, _BUSY) from None
+            return owner
+        head = found[0]
+        if head["status"] in ("loading", "validating"):
+            if _load_alive(head["owner"], head["ownerUntil"]):
+                raise BatchBusyError(batch_id, _BUSY)
+        elif not replace:
+            raise BatchExistsError(batch_id)
+        elif head["status"] == "processing" and head["inFlight"] and not force:
+            raise BatchBusyError(batch_id, _IN_FLIGHT.format(head["inFlight"]))
+        if not self._one("batch_take", batchId=batch_id, oldGen=head["gen"], **fresh):
+            raise BatchBusyError(batch_id, _BUSY)  # another load took it first
+        self._delete_items(batch_id)
+        return owner
+
+    def _hold(self, batch_id: str, owner: str) -> _Hold:
+        return _Hold(
+            lambda: self._one(
+                "batch_heartbeat", batchId=batch_id, owner=owner, until=time.time() + LOAD_LEASE
+            )
+        )
+
+    def _delete_owned(self, batch_id: str, owner: str) -> None:
+        """A failed load takes back what it wrote, while the id is still its own."""
+        if self._one("batch_heartbeat", batchId=batch_id, owner=owner, until=time.time() + LOAD_LEASE)[0][
+            "held"
+        ]:
+            self._delete_items(batch_id)
+            self._one("delete_batch_node", batchId=batch_id, owner=owner)
 
     def validate(self, batch_id: str) -> list[ValidationIssue]:
-        self.batch_status(batch_id)
+        owner = self._loading.pop(batch_id, None)
+        if owner is None:
+            self.batch_status(batch_id)  # not this store's load: an existing batch, checked again
+            return self._validate(batch_id, None)
+        hold = self._hold(batch_id, owner)
+        try:
+            return self._validate(batch_id, owner)
+        finally:
+            hold.close()
+
+    def _validate(self, batch_id: str, owner: str | None) -> list[ValidationIssue]:
 
         def checks(tx: neo4j.ManagedTransaction) -> list[tuple[int, ValidationIssue]]:
             found: list[tuple[int, ValidationIssue]] = []
@@ -247,37 +327,57 @@ class Neo4jStore:
             return found
 
         errors = order_issues(self._read(checks))
-        self._one(
+        verdict = self._one(
             "batch_set_errors",
             batchId=batch_id,
+            owner=owner,
             errors=json.dumps(errors),
             status="error" if errors else "loaded",
         )
+        if owner is not None and not verdict:
+            raise BatchBusyError(batch_id, "was taken over by another load while this one validated it")
         return errors
 
-    def delete(self, batch_id: str) -> bool:
+    def _delete_items(self, batch_id: str) -> None:
         while self._one("delete_batch_chunk", batchId=batch_id, limit=LOAD_CHUNK)[0]["deleted"]:
             pass
-        return bool(self._one("delete_batch_node", batchId=batch_id)[0]["deleted"])
+
+    def delete(self, batch_id: str) -> bool:
+        self._delete_items(batch_id)
+        return bool(self._one("delete_batch_node", batchId=batch_id, owner=None)[0]["deleted"])
 
     def batch_status(self, batch_id: str) -> str:
-        rows = self._read(lambda tx: queries.run(tx, "batch_exists", batchId=batch_id))
-        if not rows or rows[0]["status"] == "loading":
-            raise UnknownBatchError(batch_id)
-        return str(rows[0]["status"])
+        rows = self._read(lambda tx: queries.run(tx, "batch_get", batchId=batch_id))
+        return _visible(batch_id, rows)["status"]  # type: ignore[no-any-return]
 
     # -- processing ---------------------------------------------------------------------------
 
-    def start(self, batch_id: str) -> str:
+    def start(self, batch_id: str) -> Started:
         self.batch_status(batch_id)
-        rows = self._one("batch_set_status", batchId=batch_id, **{"from": ["loaded"]}, to="processing")
-        return str(rows[0]["status"]) if rows else self.batch_status(batch_id)
+        self._one("batch_set_status", batchId=batch_id, owner=None, **{"from": ["loaded"]}, to="processing")
+        head = self._one("batch_exists", batchId=batch_id)
+        if not head:
+            raise UnknownBatchError(batch_id)
+        return Started(head[0]["status"], head[0]["gen"])
 
-    def claim(self, batch_id: str, *, worker: str, limit: int, lease_seconds: float) -> list[Claim]:
+    def claim(
+        self,
+        batch_id: str,
+        *,
+        worker: str,
+        limit: int,
+        lease_seconds: float,
+        generation: str | None = None,
+    ) -> list[Claim]:
         until = time.time() + lease_seconds
 
         def work(tx: neo4j.ManagedTransaction) -> list[Claim]:
             out: list[Claim] = []
+            head = queries.run(tx, "claim_batch", batchId=batch_id)
+            if not head or (generation is not None and head[0]["gen"] != generation):
+                raise BatchReplacedError(batch_id) if generation is not None else UnknownBatchError(batch_id)
+            if head[0]["status"] != "processing":  # only a batch being processed gives out work
+                return out
             for r in queries.rows(
                 tx, "claim_objects", batchId=batch_id, limit=limit, worker=worker, leaseUntil=until
             ):
@@ -326,49 +426,63 @@ class Neo4jStore:
         rows = self._one("renew", batchId=batch_id, worker=worker, leaseUntil=time.time() + lease_seconds)
         return int(rows[0]["renewed"])
 
-    def accept(self, batch_id: str, items: Sequence[tuple[ItemKind, str]]) -> None:
+    def release(self, batch_id: str, *, worker: str) -> int:
+        return int(self._one("release", batchId=batch_id, worker=worker)[0]["released"])
+
+    def accept(
+        self, batch_id: str, items: Sequence[tuple[ItemKind, str]], *, worker: str | None = None
+    ) -> None:
         objects = [i for k, i in items if k == "object"]
         links = [i for k, i in items if k == "link"]
 
         def work(tx: neo4j.ManagedTransaction) -> None:
             if objects:
-                queries.run(tx, "accept_objects", batchId=batch_id, ids=objects)
+                queries.run(tx, "accept_objects", batchId=batch_id, ids=objects, worker=worker)
             if links:
-                queries.run(tx, "accept_links", batchId=batch_id, ids=links)
+                queries.run(tx, "accept_links", batchId=batch_id, ids=links, worker=worker)
 
         self._write(work)
 
-    def complete_objects(self, batch_id: str, items: Sequence[tuple[str, Identifiers]]) -> list[Outcome]:
+    def complete_objects(
+        self, batch_id: str, items: Sequence[tuple[str, Identifiers]], *, worker: str | None = None
+    ) -> list[Outcome]:
         rows = [{"objectId": oid, "identifierIds": json.dumps(ids)} for oid, ids in items]
 
         # complete_objects also releases the completed objects' links and children (one statement)
-        found = self._write(lambda tx: queries.rows(tx, "complete_objects", batchId=batch_id, items=rows))
+        found = self._write(
+            lambda tx: queries.rows(tx, "complete_objects", batchId=batch_id, items=rows, worker=worker)
+        )
         before = {r["objectId"]: r["before"] for r in found}
         return [messages.settled("object", oid, before.get(oid), "complete") for oid, _ in items]
 
-    def complete_links(self, batch_id: str, link_ids: Sequence[str]) -> list[Outcome]:
+    def complete_links(
+        self, batch_id: str, link_ids: Sequence[str], *, worker: str | None = None
+    ) -> list[Outcome]:
         ids = list(link_ids)
-        found = self._write(lambda tx: queries.rows(tx, "complete_links", batchId=batch_id, ids=ids))
+        found = self._write(
+            lambda tx: queries.rows(tx, "complete_links", batchId=batch_id, ids=ids, worker=worker)
+        )
         before = {r["linkId"]: r["before"] for r in found}
         return [messages.settled("link", lid, before.get(lid), "complete") for lid in link_ids]
 
     def fail(self, batch_id: str, kind: ItemKind, item_id: str, reason: str) -> Outcome:
-        def work(tx: neo4j.ManagedTransaction) -> str | None:
-            if kind == "link":
-                rows = queries.run(tx, "fail_link", batchId=batch_id, linkId=item_id, reason=reason)
-                return rows[0]["before"] if rows else None
-            rows = queries.run(tx, "fail_object", batchId=batch_id, objectId=item_id, reason=reason)
-            if not rows:
-                return None
-            if rows[0]["before"] == "creating":
-                frontier = [item_id]
-                while frontier:  # breadth-first, one query per level: no recursion, no var-length path
-                    queries.run(tx, "block_links", batchId=batch_id, ids=frontier, root=item_id)
-                    below = queries.run(tx, "block_dependents", batchId=batch_id, ids=frontier, root=item_id)
-                    frontier = [r["objectId"] for r in below]
-            return str(rows[0]["before"])
+        return self.fail_many(batch_id, [(kind, item_id, reason, True)])[0]
 
-        return messages.settled(kind, item_id, self._write(work), "failed")
+    def fail_many(
+        self, batch_id: str, items: Sequence[Failure], *, worker: str | None = None
+    ) -> list[Outcome]:
+        def work(tx: neo4j.ManagedTransaction) -> list[Outcome]:
+            return [_fail(tx, batch_id, *item, worker) for item in items]
+
+        return self._write(work)
+
+    def missing(self, batch_id: str, items: Sequence[tuple[ItemKind, str]]) -> list[tuple[ItemKind, str]]:
+        objects = [i for k, i in items if k == "object"]
+        links = [i for k, i in items if k == "link"]
+        found = self._read(
+            lambda tx: queries.rows(tx, "missing", batchId=batch_id, objects=objects, links=links)
+        )
+        return [(kind, item_id) for kind, item_id in found]
 
     def progress(self, batch_id: str) -> Progress:
         found = self._read(lambda tx: queries.run(tx, "progress", batchId=batch_id))
@@ -377,9 +491,20 @@ class Neo4jStore:
             ready=counts.get("ready", 0), creating=counts.get("creating", 0), waiting=counts.get("waiting", 0)
         )
 
-    def finish(self, batch_id: str) -> Finish | None:
-        rows = self._one("finish", batchId=batch_id)
-        return Finish(rows[0]["status"]) if rows else None
+    def finish(self, batch_id: str, generation: str | None = None) -> Finish | None:
+        rows = self._one("finish", batchId=batch_id, gen=generation)
+        if generation is not None and (not rows or rows[0]["gen"] != generation):
+            raise BatchReplacedError(batch_id)
+        return Finish(rows[0]["status"]) if rows and rows[0]["status"] else None
+
+    def owed(self, batch_id: str) -> BatchComplete | None:
+        st = self.status(batch_id)
+        if st.batchComplete != "owed":
+            return None
+        return messages.batch_complete(batch_id, st.status, *st.counts(), finish=st.finishes)
+
+    def delivered(self, batch_id: str) -> bool:
+        return bool(self._one("batch_delivered", batchId=batch_id)[0]["marked"])
 
     def retry(self, batch_id: str, object_id: str | None = None) -> int:
         status = self.batch_status(batch_id)
@@ -392,9 +517,7 @@ class Neo4jStore:
 
     def status(self, batch_id: str, *, detail: bool = False) -> BatchStatus:
         def work(tx: neo4j.ManagedTransaction) -> BatchStatus:
-            head = queries.run(tx, "batch_get", batchId=batch_id)
-            if not head or head[0]["status"] == "loading":
-                raise UnknownBatchError(batch_id)
+            head = [_visible(batch_id, queries.run(tx, "batch_get", batchId=batch_id))]
             objects: dict[str, int] = {}
             links: dict[str, int] = {}
             for r in queries.run(tx, "status_counts", batchId=batch_id):
@@ -415,6 +538,8 @@ class Neo4jStore:
                 links,
                 json.loads(head[0]["errors"] or "[]"),
                 failures=failures,
+                batchComplete=head[0]["batchComplete"],
+                finishes=head[0]["finishes"],
             )
             if detail:
                 out.objectList = [
@@ -450,6 +575,82 @@ class Neo4jStore:
             session.begin_transaction() as tx,
         ):
             yield Neo4jReader(tx, batch_id)
+
+
+class _Hold:
+    """Renews a load's hold on its batch id every LOAD_HEARTBEAT seconds until closed."""
+
+    def __init__(self, renew: Callable[[], object]) -> None:
+        self._stop = threading.Event()
+        self._renew = renew
+        self._thread = threading.Thread(target=self._run, name="resolver-load-hold", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(LOAD_HEARTBEAT):
+            try:
+                self._renew()
+            except Exception:  # a missed beat only shortens the hold; the load itself reports errors
+                logging.getLogger(__name__).debug("load heartbeat failed", exc_info=True)
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def _load_alive(owner: str | None, until: float | None) -> bool:
+    """Whether the load that owns a batch may still be at work: its lease runs, and, when it
+    runs on this host, its process is there."""
+    if not owner or until is None or until < time.time():
+        return False
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+    return True
+
+
+def _visible(batch_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The batch's head, for any command but its own load: UnknownBatchError, or
+    BatchLoadingError while a load owns it (or died before it was done)."""
+    if not rows:
+        raise UnknownBatchError(batch_id)
+    head = rows[0]
+    if head["status"] in ("loading", "validating"):
+        until = head["ownerUntil"]
+        raise BatchLoadingError(batch_id, head["status"], alive=until is not None and until > time.time())
+    return head
+
+
+def _fail(
+    tx: neo4j.ManagedTransaction,
+    batch_id: str,
+    kind: ItemKind,
+    item_id: str,
+    reason: str,
+    permanent: bool,
+    worker: str | None,
+) -> Outcome:
+    """One failure report in the caller's transaction: the item failed (and what depends on it
+    blocked, breadth-first, one query per level: no recursion, no var-length path) or, for a
+    transient one, ready again."""
+    name, key = ("fail_link", "linkId") if kind == "link" else ("fail_object", "objectId")
+    params = {key: item_id, "reason": reason, "permanent": permanent, "worker": worker}
+    rows = queries.run(tx, name, batchId=batch_id, maxAttempts=REPORTED_ATTEMPTS, **params)
+    if not rows:
+        return messages.settled(kind, item_id, None, "failed")
+    before, after = rows[0]["before"], rows[0]["after"]
+    if before == "creating" and kind == "object" and after == "failed":
+        frontier = [item_id]
+        while frontier:
+            queries.run(tx, "block_links", batchId=batch_id, ids=frontier, root=item_id)
+            below = queries.run(tx, "block_dependents", batchId=batch_id, ids=frontier, root=item_id)
+            frontier = [r["objectId"] for r in below]
+    return messages.settled(kind, item_id, before, after if before == "creating" else "failed")
 
 
 def _loader(name: str, batch_id: str, rows: Sequence[Any]) -> Callable[[neo4j.ManagedTransaction], Any]:

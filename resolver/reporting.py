@@ -1,0 +1,201 @@
+"""Reports from services that answer later: completions and failures, one or many at a time,
+from the shell (``complete/fail --from``), over HTTP (``resolver serve``) or off a broker. One
+parser for the item shapes and one recorder, so every way in follows the same rules
+(docs/interface.md, "Reports"):
+
+- completion items ``{"objectId": ..., "identifierIds": {...}}`` or ``{"linkId": ...}``;
+- failure items ``{"objectId" | "linkId": ..., "reason": "...", "permanent": true}``
+  (``permanent`` optional, default true).
+
+An input with one unusable item is refused whole, naming the item, and nothing of it is
+recorded; so is one naming an item the batch does not have. Usable items are recorded in chunked
+transactions; each gets an outcome: ``recorded``, ``already-complete`` (the item already is where
+the report would put it: complete, or failed for a failure report) or ``refused`` (it is not
+awaiting a report, with its status).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import IO, Any, Literal
+
+from .adapters.errors import identifier_problem
+from .errors import UnknownItemError, UsageError
+from .models import Identifiers, ItemKind, Outcome
+from .store.base import Finish, GraphStore
+from .text import json_kind, shown
+
+__all__ = [
+    "ItemResult",
+    "Report",
+    "ReportError",
+    "ReportKind",
+    "finish_if_done",
+    "parse_item",
+    "parse_items",
+    "read_lines",
+    "record",
+]
+
+ReportKind = Literal["completion", "failure"]
+Outcomes = Literal["recorded", "already-complete", "refused"]
+CHUNK = 5000
+
+
+class ReportError(UsageError):
+    """A report that cannot be used as given (exit 2, HTTP 400); nothing of its input was
+    recorded."""
+
+
+@dataclass(frozen=True)
+class Report:
+    kind: ItemKind
+    item_id: str
+    identifier_ids: Identifiers | None = None  # a completed object's
+    reason: str | None = None  # a failure's
+    permanent: bool = True
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    kind: ItemKind
+    item_id: str
+    outcome: Outcomes
+    status: str
+
+    def to_json(self) -> dict[str, Any]:
+        key = "objectId" if self.kind == "object" else "linkId"
+        return {key: self.item_id, "outcome": self.outcome, "status": self.status}
+
+
+_ALLOWED = {
+    "completion": {"objectId", "linkId", "identifierIds"},
+    "failure": {"objectId", "linkId", "reason", "permanent"},
+}
+
+
+def parse_item(data: Any, kind: ReportKind, where: str) -> Report:
+    """One item, checked; ReportError naming ``where`` (``line 3``, ``item 2``) and the problem."""
+    if not isinstance(data, dict):
+        raise ReportError(f"{where}: expected an object, got {json_kind(data)}")
+    unknown = sorted(set(data) - _ALLOWED[kind])
+    if unknown:
+        raise ReportError(f"{where}: unknown key {shown(unknown[0])}")
+    has_object, has_link = "objectId" in data, "linkId" in data
+    if has_object == has_link:
+        raise ReportError(f"{where}: give exactly one of objectId and linkId")
+    item_kind: ItemKind = "object" if has_object else "link"
+    key = "objectId" if has_object else "linkId"
+    item_id = data[key]
+    if not isinstance(item_id, str) or not item_id:
+        raise ReportError(f"{where}: {key} must be a non-empty string, got {json_kind(item_id)}")
+    if kind == "completion":
+        ids = data.get("identifierIds")
+        if item_kind == "link":
+            if ids is not None:
+                raise ReportError(f"{where}: a link's completion carries no identifierIds")
+            return Report("link", item_id)
+        if ids is None:
+            raise ReportError(f"{where}: identifierIds is required for an object")
+        problem = identifier_problem(ids)
+        if problem is not None:
+            raise ReportError(f"{where}: {problem}")
+        return Report("object", item_id, identifier_ids=dict(ids))
+    reason = data.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise ReportError(f"{where}: reason must be a non-empty string, got {json_kind(reason)}")
+    permanent = data.get("permanent", True)
+    if not isinstance(permanent, bool):
+        raise ReportError(f"{where}: permanent must be true or false, got {json_kind(permanent)}")
+    return Report(item_kind, item_id, reason=reason, permanent=permanent)
+
+
+def parse_items(data: Any, kind: ReportKind) -> list[Report]:
+    """A JSON array of items (an HTTP body); ReportError for the first unusable one."""
+    if not isinstance(data, list):
+        raise ReportError(f"expected a JSON array of {kind} items, got {json_kind(data)}")
+    return [parse_item(item, kind, f"item {i}") for i, item in enumerate(data)]
+
+
+def read_lines(stream: IO[str], kind: ReportKind, source: str) -> list[Report]:
+    """JSON Lines, one item a line (blank lines skipped); ReportError naming the line."""
+    out: list[Report] = []
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError as exc:
+            raise ReportError(f"{source}: line {number}: not JSON ({exc})") from None
+        out.append(parse_item(data, kind, f"{source}: line {number}"))
+    return out
+
+
+def record(
+    store: GraphStore, batch_id: str, reports: Sequence[Report], kind: ReportKind, *, chunk: int = CHUNK
+) -> list[ItemResult]:
+    """Record ``reports`` in chunked transactions, in their order; one result each.
+    UnknownBatchError, or UnknownItemError (nothing recorded) when an item is not in the batch."""
+    store.batch_status(batch_id)
+    _check_known(store, batch_id, reports, chunk)
+    if kind == "failure":
+        outcomes: list[Outcome] = []
+        for i in range(0, len(reports), chunk):
+            part = reports[i : i + chunk]
+            items = [(r.kind, r.item_id, r.reason or "", r.permanent) for r in part]
+            outcomes += store.fail_many(batch_id, items)
+        return [_result(o, "failed") for o in outcomes]
+    objects = [(r.item_id, r.identifier_ids or {}) for r in reports if r.kind == "object"]
+    links = [r.item_id for r in reports if r.kind == "link"]
+
+    def write_objects() -> list[Outcome]:
+        found: list[Outcome] = []
+        for i in range(0, len(objects), chunk):
+            found += store.complete_objects(batch_id, objects[i : i + chunk])
+        return found
+
+    def write_links() -> list[Outcome]:
+        found: list[Outcome] = []
+        for i in range(0, len(links), chunk):
+            found += store.complete_links(batch_id, links[i : i + chunk])
+        return found
+
+    if store.parallel_writes and objects and links:
+        # objects' and links' completions touch disjoint items: two transactions at once
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(write_links)
+            by_object = write_objects()
+            by_link = pending.result()
+    else:
+        by_object, by_link = write_objects(), write_links()
+    done = iter(by_object), iter(by_link)
+    return [_result(next(done[r.kind == "link"]), "complete") for r in reports]
+
+
+def finish_if_done(store: GraphStore, batch_id: str) -> Finish | None:
+    """When the last report came from here rather than a running worker: the batch's final
+    transition (its batch-complete is then owed, for the next run or serve to deliver)."""
+    if store.progress(batch_id).unfinished == 0:
+        return store.finish(batch_id)
+    return None
+
+
+def _check_known(store: GraphStore, batch_id: str, reports: Iterable[Report], chunk: int) -> None:
+    wanted = sorted({(r.kind, r.item_id) for r in reports})
+    for i in range(0, len(wanted), chunk):
+        missing = store.missing(batch_id, wanted[i : i + chunk])
+        if missing:
+            kind, item_id = missing[0]
+            raise UnknownItemError(batch_id, kind, item_id)
+
+
+def _result(outcome: Outcome, target: str) -> ItemResult:
+    status = outcome.status or "unknown"
+    if outcome.changed:
+        return ItemResult(outcome.kind, outcome.item_id, "recorded", status)
+    if status == target:
+        return ItemResult(outcome.kind, outcome.item_id, "already-complete", status)
+    return ItemResult(outcome.kind, outcome.item_id, "refused", status)
