@@ -38,7 +38,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 
-from .adapters.base import Accepted, Adapter, Created, Failed, Result
+from . import reporting
+from .adapters.base import Accepted, Adapter, AnswerSource, Created, Failed, Result
 from .errors import BatchStateError
 from .models import Claim, Identifiers, ItemKind, Message, Outcome
 from .store.base import Failure, Finish, GraphStore, Progress
@@ -256,7 +257,7 @@ class _Loop:
     ) -> None:
         self.engine = engine
         self.stop = stop
-        self.wake = wake
+        self.wake = wake or threading.Event()
         self.finished_here = False
         self.store = engine.store
         self.adapter = adapter
@@ -290,6 +291,8 @@ class _Loop:
         # the batch-complete this run delivers: one owed from before (a crash, a report from the
         # shell that finished the batch), or the one its own final transition owes
         deliver = self.result.status in ("complete", "failed")
+        if isinstance(self.adapter, AnswerSource):
+            self.adapter.listen(self.answered)
         if not deliver:
             # What is loaded lives as long as the run: kept out of the cyclic collector's sight,
             # the full collections that the run's own allocations trigger stop walking the whole
@@ -335,14 +338,15 @@ class _Loop:
         return self.finish()
 
     def idle(self, seconds: float) -> None:
-        """Wait for others; a report from outside (``wake``) or ``stop`` cuts it short."""
-        event = self.wake or self.stop
-        if event is None:
-            time.sleep(seconds)
-            return
-        event.wait(seconds)
-        if self.wake is not None:
-            self.wake.clear()
+        """Wait for others; a report from outside (``wake``) cuts it short."""
+        self.wake.wait(seconds)
+        self.wake.clear()
+
+    def answered(self, batch_id: str, kind: reporting.ReportKind, reports: list[reporting.Report]) -> None:
+        """A broker adapter's answers, for this batch or another one of the store."""
+        reporting.record(self.store, batch_id, reports, kind)
+        if batch_id == self.engine.batch_id:
+            self.wake.set()
 
     def halt(self) -> None:
         """``stop``: record what is answered, then give the leased claims back, so the next run

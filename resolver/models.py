@@ -5,11 +5,14 @@ Pure data: no driver or store imports, so every layer can share these types.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from typing_extensions import TypedDict  # pydantic validates these only on Python 3.12+ otherwise
+
+from .text import json_kind
 
 __all__ = [
     "Batch",
@@ -30,6 +33,7 @@ __all__ = [
     "ParentRef",
     "ReferenceSpec",
     "ValidationIssue",
+    "identifier_problem",
 ]
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
@@ -212,3 +216,26 @@ class BatchStatus:
         if self.linkList is not None:
             out["linkList"] = self.linkList
         return out
+
+
+def identifier_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a created object's identifierIds, or None when it can.
+
+    IdentifierIds are a non-empty JSON object whose values are strings, numbers (finite) or
+    booleans: they are what the object's children and links receive.
+    """
+    if not isinstance(value, dict):
+        return f"expected an object of identifierIds, got {json_kind(value)}"
+    if not value:
+        return "returned no identifierIds (an empty object)"
+    for key, item in value.items():
+        if not isinstance(key, str):
+            return f"identifierIds key {key!r} is not a string"
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"identifierIds value of {key!r} is {item!r}, not a JSON number"
+        if not isinstance(item, str | int | float | bool):
+            return (
+                f"identifierIds value of {key!r} is {json_kind(item)}; "
+                "only strings, numbers and booleans are allowed"
+            )
+    return None

@@ -22,9 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any, Literal
 
-from .adapters.errors import identifier_problem
 from .errors import UnknownItemError, UsageError
-from .models import Identifiers, ItemKind, Outcome
+from .models import Identifiers, ItemKind, Outcome, identifier_problem
 from .store.base import Finish, GraphStore
 from .text import json_kind, shown
 

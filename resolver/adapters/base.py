@@ -8,12 +8,14 @@ batch-complete notice comes through ``send`` too; any answer but ``Failed`` mean
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ..models import Identifiers, Message
+from ..reporting import Report, ReportKind
 
-__all__ = ["Accepted", "Adapter", "Created", "Failed", "Result"]
+__all__ = ["Accepted", "Adapter", "AnswerSource", "Created", "Failed", "ReportSink", "Result"]
 
 
 @dataclass(frozen=True)
@@ -43,3 +45,20 @@ class Adapter(Protocol):
     def send(self, message: Message) -> Result: ...
 
     def close(self) -> None: ...
+
+
+#: where an adapter hands the answers its services send back later: (batchId, kind, reports).
+#: It records them (``reporting.record``) and wakes the batch's run. It raises a UsageError for
+#: answers that cannot be used (log them, do not redeliver them) and StoreUnavailableError when
+#: nothing could be recorded (redeliver later).
+ReportSink = Callable[[str, ReportKind, list[Report]], None]
+
+
+@runtime_checkable
+class AnswerSource(Protocol):
+    """An adapter whose services answer through it later, such as a message broker: ``send``
+    hands a create over and answers ``Accepted``; the answers come back through ``listen``."""
+
+    def listen(self, sink: ReportSink) -> None:
+        """Start handing answers to ``sink`` (again: a no-op), until ``close``."""
+        ...

@@ -34,10 +34,9 @@ import subprocess
 from pathlib import Path
 
 from ..errors import AdapterError
-from ..models import Message
+from ..models import Message, identifier_problem
 from ..text import clip
 from .base import Accepted, Created, Failed, Result
-from .errors import identifier_problem
 
 __all__ = ["PERMANENT_EXIT", "CommandAdapter"]
 

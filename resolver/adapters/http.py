@@ -36,10 +36,9 @@ import urllib.parse
 import urllib.request
 
 from ..errors import AdapterError
-from ..models import Message
+from ..models import Message, identifier_problem
 from ..text import clip
 from .base import Accepted, Created, Failed, Result
-from .errors import identifier_problem
 
 __all__ = ["HttpAdapter"]
 

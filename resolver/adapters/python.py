@@ -34,9 +34,9 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import AdapterError
-from ..models import Message
+from ..models import Message, identifier_problem
 from .base import Accepted, Created, Failed, Result
-from .errors import PermanentError, identifier_problem
+from .errors import PermanentError
 
 __all__ = ["PythonAdapter"]
 
