@@ -15,6 +15,7 @@ code that the contract assigns to it, so the CLI maps errors to exits in one pla
     +-- BatchStateError (1)            the batch cannot be processed (status error/failed)
     +-- BatchReplacedError (2)         the batch a run worked on was replaced by another load
     +-- StoreUnavailableError (3)      the graph store cannot be reached or refused us
+    +-- BrokerUnavailableError (3)     the message broker (NATS) cannot be reached or refused us
     +-- QueryError (1)                 a named query is missing or called with wrong parameters
     +-- AdapterError (2)               an adapter spec is unusable (not a failed create)
     +-- LocalServerError (1)           a local development server cannot be installed or run
@@ -31,6 +32,7 @@ __all__ = [
     "BatchLoadingError",
     "BatchReplacedError",
     "BatchStateError",
+    "BrokerUnavailableError",
     "InputError",
     "LocalNatsError",
     "LocalNeo4jError",
@@ -150,6 +152,13 @@ class BatchReplacedError(ResolverError):
 
 class StoreUnavailableError(ResolverError):
     """The graph store cannot be reached, or refused our credentials."""
+
+    exit_code = 3
+
+
+class BrokerUnavailableError(ResolverError):
+    """The message broker (NATS JetStream) cannot be reached, refused our credentials, or
+    would not set up a stream or consumer."""
 
     exit_code = 3
 
