@@ -33,13 +33,13 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 
 from . import reporting
-from .adapters.base import Accepted, Adapter, AnswerSource, Created, Failed, Result
+from .adapters.base import Accepted, Adapter, AnswerSource, BulkSender, Created, Failed, Result
 from .errors import BatchStateError
 from .models import Claim, Identifiers, ItemKind, Message, Outcome
 from .store.base import Failure, Finish, GraphStore, Progress
@@ -267,7 +267,9 @@ class _Loop:
         self.on_message = on_message
         self.on_progress = on_progress
         self.result = RunResult(engine.batch_id, "")
-        self.pool = None if adapter.inline else ThreadPoolExecutor(max_workers=max(1, workers))
+        # a bulk adapter takes each round's creates in one call, on this thread
+        self.bulk = isinstance(adapter, BulkSender)
+        self.pool = None if adapter.inline or self.bulk else ThreadPoolExecutor(max_workers=max(1, workers))
         # On a store with cores of its own, the answers of one round are written while the next
         # round is claimed: three transactions at once (the claim, the objects', the links').
         self.recorder = (
@@ -281,6 +283,8 @@ class _Loop:
         self.tries: dict[tuple[ItemKind, str], int] = {}
         self.answers: list[Answer] = []  # collected, not settled yet
         self.recording: list[Future[list[Outcome]]] = []
+        # what a broker's answer thread recorded for this batch (only that thread writes them)
+        self.heard = {"completion": 0, "failure": 0}
         self.last_reclaim = 0.0
         self.last_renew = time.monotonic()
         self.last_shown = 0.0
@@ -313,6 +317,8 @@ class _Loop:
             self.result.undelivered = self.engine.deliver(
                 self.adapter, self.retry, self.on_message, self.stop
             )
+        self.result.completed += self.heard["completion"]
+        self.result.failed += self.heard["failure"]
         self.result.seconds = time.monotonic() - started
         return self.result
 
@@ -322,8 +328,7 @@ class _Loop:
             self.halt()
             return False
         self.reclaim()
-        for _, claim, attempt in self.due_retries():
-            self.dispatch(claim, attempt)
+        self.send([(claim, attempt) for _, claim, attempt in self.due_retries()])
         claims = self.claim()
         self.collect(wait=not claims)
         collected = bool(self.answers)
@@ -342,11 +347,16 @@ class _Loop:
         self.wake.wait(seconds)
         self.wake.clear()
 
-    def answered(self, batch_id: str, kind: reporting.ReportKind, reports: list[reporting.Report]) -> None:
+    def answered(
+        self, batch_id: str, kind: reporting.ReportKind, reports: list[reporting.Report]
+    ) -> list[reporting.ItemResult]:
         """A broker adapter's answers, for this batch or another one of the store."""
-        reporting.record(self.store, batch_id, reports, kind)
+        results = reporting.record(self.store, batch_id, reports, kind)
         if batch_id == self.engine.batch_id:
+            # a transient failure puts its item back to ready: not a failed item
+            self.heard[kind] += sum(r.outcome == "recorded" and r.status != "ready" for r in results)
             self.wake.set()
+        return results
 
     def halt(self) -> None:
         """``stop``: record what is answered, then give the leased claims back, so the next run
@@ -376,12 +386,23 @@ class _Loop:
     def claim(self) -> list[Claim]:
         room = min(self.engine.chunk, max(1, self.room - len(self.in_flight)))
         claims = self.engine.get_ready(room)
+        sendable: list[tuple[Claim, int]] = []
         for claim in claims:
             if claim.message is None:  # an existing object: nothing to create
                 self.answers.append(Answer(claim, Created(claim.identifierIds)))
             else:
-                self.dispatch(claim, 1)
+                sendable.append((claim, 1))
+        self.send(sendable)
         return claims
+
+    def send(self, claims: Sequence[tuple[Claim, int]]) -> None:
+        """Dispatch (claim, attempt) pairs: in one call to a bulk adapter, else one by one."""
+        if self.bulk:
+            if claims:
+                self.dispatch_many(claims)
+            return
+        for claim, attempt in claims:
+            self.dispatch(claim, attempt)
 
     def dispatch(self, claim: Claim, attempt: int) -> None:
         assert claim.message is not None
@@ -392,6 +413,17 @@ class _Loop:
             self.answers.append(Answer(claim, _safe_send(self.adapter, claim.message)))
         else:
             self.in_flight[self.pool.submit(_safe_send, self.adapter, claim.message)] = claim
+
+    def dispatch_many(self, claims: Sequence[tuple[Claim, int]]) -> None:
+        """A bulk adapter's share of a round: every create in one call (claim, attempt)."""
+        messages = [claim.message for claim, _ in claims if claim.message is not None]
+        assert len(messages) == len(claims)
+        if self.on_message:
+            for message in messages:
+                self.on_message(message)
+        self.result.dispatched += sum(attempt == 1 for _, attempt in claims)
+        results = _safe_send_many(self.adapter, messages)
+        self.answers += [Answer(claim, r) for (claim, _), r in zip(claims, results, strict=True)]
 
     def collect(self, *, wait: bool) -> None:
         """The answers that arrived; with ``wait`` (nothing was claimed), up to ``poll`` seconds
@@ -468,6 +500,19 @@ class _Loop:
             return False
         self.idle(self.poll)  # other workers or external services hold the rest
         return True
+
+
+def _safe_send_many(adapter: Adapter, messages: Sequence[Message]) -> list[Result]:
+    """As ``_safe_send``, for a bulk adapter; a wrong number of results fails them all."""
+    assert isinstance(adapter, BulkSender)
+    try:
+        results = adapter.send_many(messages)
+    except Exception as exc:
+        return [Failed(f"{type(exc).__name__}: {exc}", permanent=False)] * len(messages)
+    if len(results) != len(messages):
+        reason = f"{adapter.name} answered {len(results)} results for {len(messages)} messages"
+        return [Failed(reason, permanent=False)] * len(messages)
+    return results
 
 
 def _safe_send(adapter: Adapter, message: Message) -> Result:

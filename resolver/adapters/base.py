@@ -8,14 +8,23 @@ batch-complete notice comes through ``send`` too; any answer but ``Failed`` mean
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ..models import Identifiers, Message
-from ..reporting import Report, ReportKind
+from ..reporting import ItemResult, Report, ReportKind
 
-__all__ = ["Accepted", "Adapter", "AnswerSource", "Created", "Failed", "ReportSink", "Result"]
+__all__ = [
+    "Accepted",
+    "Adapter",
+    "AnswerSource",
+    "BulkSender",
+    "Created",
+    "Failed",
+    "ReportSink",
+    "Result",
+]
 
 
 @dataclass(frozen=True)
@@ -50,8 +59,18 @@ class Adapter(Protocol):
 #: where an adapter hands the answers its services send back later: (batchId, kind, reports).
 #: It records them (``reporting.record``) and wakes the batch's run. It raises a UsageError for
 #: answers that cannot be used (log them, do not redeliver them) and StoreUnavailableError when
-#: nothing could be recorded (redeliver later).
-ReportSink = Callable[[str, ReportKind, list[Report]], None]
+#: nothing could be recorded (redeliver later). It may return the record's results, one per
+#: report, so the adapter can tell refused items (not awaiting an answer) from recorded ones.
+ReportSink = Callable[[str, ReportKind, list[Report]], Sequence[ItemResult] | None]
+
+
+@runtime_checkable
+class BulkSender(Protocol):
+    """An adapter that takes a whole round of creates in one call (a broker: one burst of
+    publishes, then their acknowledgements), one result per message, in order. The engine
+    calls it on its own thread, instead of ``send`` once per message on a pool."""
+
+    def send_many(self, messages: Sequence[Message]) -> list[Result]: ...
 
 
 @runtime_checkable
