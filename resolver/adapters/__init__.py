@@ -5,6 +5,8 @@
 - ``python:package.module:function``: the callable gets the message, returns identifierIds
 - ``command:PROGRAM [ARGS]``: message JSON on stdin, identifierIds JSON on stdout
 - ``http:URL`` (or ``http://...``/``https://...``): POST the message as JSON
+- ``nats://HOST:PORT[,nats://HOST2:PORT...]`` (or ``tls://``): NATS JetStream; services run
+  ``resolver worker`` (``brokers/``)
 """
 
 from __future__ import annotations
@@ -46,8 +48,13 @@ def make_adapter(spec: str) -> Adapter:
         from .http import HttpAdapter
 
         return HttpAdapter(spec if arg.startswith("//") else arg)
+    if kind in ("nats", "tls") and arg.startswith("//"):
+        from .brokers.nats import NatsAdapter
+
+        return NatsAdapter(spec)
     raise AdapterError(
-        f"unknown adapter {spec!r}: use simulate, manual, python:MODULE:FUNC, command:PROGRAM or http:URL"
+        f"unknown adapter {spec!r}: use simulate, manual, python:MODULE:FUNC, command:PROGRAM, "
+        "http:URL or nats://HOST:PORT"
     )
 
 
