@@ -6,12 +6,13 @@
 - ``views``: explain, graph, browse
 - ``servers``: neo4j start|stop|status (the local servers)
 - ``generate``: synthetic batches
+- ``worker``: the services' side of the NATS broker
 - ``output``: status tables and the progress bar
 """
 
 from __future__ import annotations
 
-from . import batches, generate, reports, servers, views
+from . import batches, generate, reports, servers, views, worker
 from .app import cli, main
 
-__all__ = ["batches", "cli", "generate", "main", "reports", "servers", "views"]
+__all__ = ["batches", "cli", "generate", "main", "reports", "servers", "views", "worker"]
