@@ -176,8 +176,8 @@ class AnswerListener:
             if refused:
                 first = refused[0]
                 log.warning(
-                    "%s: %d item(s) not recorded, not awaiting an answer: %s %s (status: %s)%s",
-                    p.where, len(refused), first.kind, shown(first.item_id), first.status,
+                    "%s: %d item(s) not recorded, not awaiting an answer: %s %r (status: %s)%s",
+                    p.where, len(refused), first.kind, first.item_id, first.status,
                     f" and {len(refused) - 1} more" if len(refused) > 1 else "",
                 )  # fmt: skip
             acks.append(p.msg)
