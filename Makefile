@@ -8,7 +8,7 @@ export RESOLVER_NEO4J_HOME ?= $(CURDIR)/.neo4j
 export RESOLVER_NATS_HOME ?= $(CURDIR)/.nats
 EXAMPLE ?= examples/catalog.json
 
-.PHONY: install demo test lint neo4j-start neo4j-stop neo4j-status nats-start nats-stop nats-status bench clean
+.PHONY: install demo demo-nats test lint neo4j-start neo4j-stop neo4j-status nats-start nats-stop nats-status bench clean
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,26 @@ demo: install
 	$(RESOLVER) status $(DEMO_BATCH)
 	@echo
 	$(RESOLVER) browse $(DEMO_BATCH)
+
+# The same example through NATS JetStream: the local NATS (unless RESOLVER_NATS_URL is set, with
+# RESOLVER_NATS_USER/_PASSWORD), two `resolver worker` processes with the example handler, one run.
+NATS_BATCH ?= catalog-nats
+HANDLER ?= python:examples.nats_handler:create
+
+demo-nats: install
+	@if [ -z "$$NEO4J_URI" ]; then $(RESOLVER) neo4j start; fi
+	@set -e; \
+	if [ -z "$$RESOLVER_NATS_URL" ]; then \
+	  eval "$$($(RESOLVER) nats start | sed -n 's/^Connect the resolver with: //p')"; \
+	fi; \
+	$(RESOLVER) worker "$$RESOLVER_NATS_URL" --handler $(HANDLER) & w1=$$!; \
+	$(RESOLVER) worker "$$RESOLVER_NATS_URL" --handler $(HANDLER) & w2=$$!; \
+	trap 'kill -TERM $$w1 $$w2 2>/dev/null || true' EXIT; \
+	echo "$(RESOLVER) run $(EXAMPLE) --batch-id $(NATS_BATCH) --replace --adapter $$RESOLVER_NATS_URL"; \
+	$(RESOLVER) run $(EXAMPLE) --batch-id $(NATS_BATCH) --replace --adapter "$$RESOLVER_NATS_URL" \
+	  --dispatch-log out/demo-nats-dispatch.jsonl; \
+	kill -TERM $$w1 $$w2; wait $$w1 $$w2 || true; \
+	echo; $(RESOLVER) status $(NATS_BATCH)
 
 lint: install
 	$(BIN)/ruff check resolver tests benchmarks
