@@ -291,18 +291,23 @@ async def publish_all(
 
 
 async def fetch_some(sub: JetStreamContext.PullSubscription, batch: int, wait: float = 1.0) -> list[Msg]:
-    """Up to ``batch`` messages: waits up to ``wait`` for the first, then takes what else is
-    there (at most 50 ms more). nats-py's ``fetch(batch)`` would hold a lingering pull open
-    until the batch is full or ``wait`` is over, which puts ``wait`` on every hop of a
-    batch's dependency levels when traffic is light."""
+    """Up to ``batch`` messages: waits up to ``wait`` for the first, then takes as many more as
+    the first said were pending (its ``num_pending``). nats-py's ``fetch(batch)`` alone holds a
+    lingering pull open until the batch is full or ``wait`` is over, which would put ``wait``
+    on every hop between a batch's dependency levels whenever fewer than ``batch`` are there."""
     try:
         first = await sub.fetch(1, timeout=wait)
     except TimeoutError:  # asyncio's and nats-py's timeouts both derive from it
         return []
-    if batch <= 1:
+    try:
+        pending = int(first[0].metadata.num_pending)
+    except Exception:  # not a JetStream message: nothing to tell
+        pending = 0
+    if batch <= 1 or pending <= 0:
         return first
     try:
-        more = await sub.fetch(batch - 1, timeout=0.05)
+        # others may take some of them first: then this waits (50 ms at most) for the rest
+        more = await sub.fetch(min(batch - 1, pending), timeout=0.05)
     except TimeoutError:
         more = []
     return first + more
