@@ -147,7 +147,7 @@ class AnswerListener:
             if self._store_down_since is None:
                 self._store_down_since = time.monotonic()
                 log.warning("cannot record answers now (%s); they come again in %g s", exc, _RETRY_DELAY)
-            self._settle(naks=[p.msg for p in parsed], delay=_RETRY_DELAY)
+            self._again(parsed, str(exc))
             self._stopping.wait(1.0)
             return
         except Exception as exc:  # a bug or an unmapped driver error: redeliver, bounded
@@ -155,10 +155,19 @@ class AnswerListener:
                 "cannot record %d answer(s) for batch %s: %s: %s; they come again in %g s",
                 len(parsed), shown(batch_id), type(exc).__name__, clip(str(exc)), _RETRY_DELAY,
             )  # fmt: skip
-            self._settle(naks=[p.msg for p in parsed], delay=_RETRY_DELAY)
+            self._again(parsed, f"{type(exc).__name__}: {clip(str(exc))}")
             return
         self._store_down_since = None
         self._after_record(parsed, list(results) if results is not None else None)
+
+    def _again(self, parsed: list[_Parsed], why: str) -> None:
+        """Nak for a redelivery; on the last delivery the consumer allows, drop with a line
+        instead (the server would keep it in the work queue, undelivered, for good)."""
+        last = [p for p in parsed if _deliveries(p.msg) >= ANSWER_MAX_DELIVER]
+        for p in last:
+            log.warning("%s: dropped after %d deliveries: %s", p.where, ANSWER_MAX_DELIVER, why)
+        again = [p.msg for p in parsed if p not in last]
+        self._settle(acks=[p.msg for p in last], naks=again, delay=_RETRY_DELAY)
 
     def _after_record(self, parsed: list[_Parsed], results: list[ItemResult] | None) -> None:
         acks: list[Msg] = []
