@@ -1,7 +1,8 @@
 """The README's first command works on a fresh clone: the committed HEAD, cloned into an empty
 folder, runs ``make demo`` to the end. It uses the test session's Neo4j (through NEO4J_URI), so no
 second server starts; everything else (the venv, the folders the demo writes) the clone makes
-for itself, as a newcomer's would."""
+for itself, as a newcomer's would. ``make demo-nats`` then runs in the same clone, with its own
+local NATS on free ports, stopped at the end."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, Server
+from .conftest import ROOT, Server, free_ports
 
 
 @pytest.mark.neo4j
@@ -27,3 +28,16 @@ def test_make_demo_on_a_fresh_clone(neo4j_server: Server, tmp_path: Path) -> Non
     assert done.returncode == 0, output[-3000:]
     assert "batch catalog: complete" in output
     assert (clone / "out" / "demo-dispatch.jsonl").stat().st_size > 0
+
+    port, monitor = free_ports(2)
+    env.update(RESOLVER_NATS_PORT=str(port), RESOLVER_NATS_MONITOR_PORT=str(monitor))
+    make = {"cwd": clone, "env": env, "capture_output": True, "text": True, "check": False}
+    try:
+        done = subprocess.run(["make", "demo-nats"], timeout=300, **make)
+    finally:
+        subprocess.run(["make", "nats-stop"], timeout=60, **make)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    # the last thing it prints: the status of the batch, then its table of counts
+    assert done.stdout.rstrip().splitlines()[-4].strip() == "batch catalog-nats: complete", output[-3000:]
+    assert "Traceback" not in output
