@@ -362,6 +362,14 @@ def test_real_server_starts_answers_and_stops(live_home: Path) -> None:
                 records, _, _ = driver.execute_query("RETURN 1 AS one", database_="neo4j")
                 assert records[0]["one"] == 1
 
+        # the store, its logs and the password are the owner's alone
+        for folder in ("data", "logs", "run"):
+            assert stat.S_IMODE((live_home / folder).stat().st_mode) == 0o700, folder
+            for path in (live_home / folder).rglob("*"):
+                want = 0o700 if path.is_dir() else 0o600
+                assert path.is_symlink() or stat.S_IMODE(path.stat().st_mode) == want, path
+        assert stat.S_IMODE((live_home / "password").stat().st_mode) == 0o600
+
         result = CliRunner().invoke(neo4j_cli, ["status", "--home", str(live_home)])
         assert result.exit_code == 0, result.output
         assert server.password in result.output and server.uri in result.output

@@ -28,6 +28,7 @@ from ..errors import LocalNatsError
 from .process import (
     file_lock,
     live_pid,
+    make_private,
     pid_alive,
     port_open,
     read_text,
@@ -145,7 +146,7 @@ def start(
         user, password = _read_credentials(home) or _new_credentials(home, echo)
         write_private(home / "ports.json", json.dumps({"port": client, "monitor": monitor}) + "\n")
         conf = _write_conf(home, client, monitor, user, password)
-        _make_private(home)
+        make_private(home)
         console = home / _CONSOLE
         if console.exists():
             console.replace(console.with_name("console.log.1"))  # one previous run, for post-mortems
@@ -319,19 +320,6 @@ def _make_dirs(home: Path) -> None:
     for name in _DIRS:
         (home / name).mkdir(exist_ok=True, mode=0o700)
         os.chmod(home / name, 0o700)
-
-
-def _make_private(home: Path) -> None:
-    # An older home, or one copied with a loose umask: close what the umask of new files cannot.
-    for root, dirs, files in os.walk(home):
-        for name in dirs:
-            path = os.path.join(root, name)
-            if not os.path.islink(path):
-                os.chmod(path, 0o700)
-        for name in files:
-            path = os.path.join(root, name)
-            if not os.path.islink(path):
-                os.chmod(path, 0o600)
 
 
 def _choose_ports(home: Path, client: int | None, monitor: int | None) -> tuple[int, int]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from subprocess import DEVNULL, PIPE, STDOUT
 
 from ..errors import LocalNeo4jError
-from .process import file_lock, live_pid, pid_alive, terminate, write_private
+from .process import file_lock, live_pid, make_private, pid_alive, terminate, write_private
 from .process import port_open as _port_open
 from .process import read_text as _read
 
@@ -61,6 +61,7 @@ _JVM_OPTS = (
 _MARKER = "lib/RESOLVER_NEO4J_VERSION"  # inside lib/, so jars and their version swap in together
 _PID_FILE = "run/resolver-neo4j.pid"
 _DIRS = ("conf", "data", "logs", "run", "import", "plugins")
+_PRIVATE = ("data", "logs", "run")
 _PORT_ENV = {"bolt": "RESOLVER_NEO4J_BOLT_PORT", "http": "RESOLVER_NEO4J_HTTP_PORT"}
 _DEFAULT_PORTS = {"bolt": DEFAULT_BOLT_PORT, "http": DEFAULT_HTTP_PORT}
 
@@ -145,11 +146,19 @@ def start(
         cmd = _java_cmd(java, home, *args, f"--config-dir={home / 'conf'}", "--console-mode")
         echo(f"Starting Neo4j {NEO4J_VERSION} from {home} ...")
         # A new session, so that a Ctrl-C in the caller's terminal does not reach the server.
-        with log.open("wb") as out:
+        for private in _PRIVATE:  # the store and its logs are the owner's alone
+            make_private(home / private)
+        with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
             proc = subprocess.Popen(
-                cmd, stdin=DEVNULL, stdout=out, stderr=STDOUT, env=_env(home), start_new_session=True
+                cmd,
+                stdin=DEVNULL,
+                stdout=out,
+                stderr=STDOUT,
+                env=_env(home),
+                start_new_session=True,
+                umask=0o077,  # what the server creates (store files, logs) stays private too
             )
-        (home / _PID_FILE).write_text(f"{proc.pid}\n")
+        write_private(home / _PID_FILE, f"{proc.pid}\n")
         try:
             _wait_ready(home, proc.pid, bolt, proc, timeout)
         except BaseException:

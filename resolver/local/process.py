@@ -15,7 +15,16 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["file_lock", "live_pid", "pid_alive", "port_open", "read_text", "terminate", "write_private"]
+__all__ = [
+    "file_lock",
+    "live_pid",
+    "make_private",
+    "pid_alive",
+    "port_open",
+    "read_text",
+    "terminate",
+    "write_private",
+]
 
 
 def read_text(path: Path) -> str:
@@ -102,3 +111,14 @@ def file_lock(path: Path, mode: int = 0o600) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def make_private(folder: Path) -> None:
+    """Every folder under ``folder`` (and it) 0700, every file 0600: an older home, or one made
+    under a loose umask, closed the way the umask of new files cannot."""
+    for root, _dirs, files in os.walk(folder):
+        os.chmod(root, 0o700)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o600)
