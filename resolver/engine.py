@@ -328,7 +328,7 @@ class _Loop:
             self.halt()
             return False
         self.reclaim()
-        self.send([(claim, attempt) for _, claim, attempt in self.due_retries()])
+        self.send_round([(claim, attempt) for _, claim, attempt in self.due_retries()])
         claims = self.claim()
         self.collect(wait=not claims)
         collected = bool(self.answers)
@@ -392,10 +392,10 @@ class _Loop:
                 self.answers.append(Answer(claim, Created(claim.identifierIds)))
             else:
                 sendable.append((claim, 1))
-        self.send(sendable)
+        self.send_round(sendable)
         return claims
 
-    def send(self, claims: Sequence[tuple[Claim, int]]) -> None:
+    def send_round(self, claims: Sequence[tuple[Claim, int]]) -> None:
         """Dispatch (claim, attempt) pairs: in one call to a bulk adapter, else one by one."""
         if self.bulk:
             if claims:
