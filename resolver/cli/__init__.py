@@ -5,13 +5,14 @@
 - ``reports``: complete, fail (what external services report back)
 - ``views``: explain, graph, browse
 - ``servers``: neo4j start|stop|status (the local servers)
+- ``serve``: the HTTP service
 - ``generate``: synthetic batches
 - ``output``: status tables and the progress bar
 """
 
 from __future__ import annotations
 
-from . import batches, generate, reports, servers, views
+from . import batches, generate, reports, serve, servers, views
 from .app import cli, main
 
-__all__ = ["batches", "cli", "generate", "main", "reports", "servers", "views"]
+__all__ = ["batches", "cli", "generate", "main", "reports", "serve", "servers", "views"]
