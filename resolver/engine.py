@@ -281,6 +281,12 @@ class _Loop:
         self.tries: dict[tuple[ItemKind, str], int] = {}
         self.answers: list[Answer] = []  # collected, not settled yet
         self.recording: list[Future[list[Outcome]]] = []
+        # Whether a claim may find something: a claim that took less than it asked for took all
+        # that was ready, and only completions (ours, once written, or others', seen through
+        # wake, idle or the ready count) make more ready. Skipping the empty claims saves a
+        # write transaction per round while a service that answers later holds the work.
+        self.may_claim = True
+        self.releasing = False  # the writes in ``recording`` complete objects or links
         self.last_reclaim = 0.0
         self.last_renew = time.monotonic()
         self.last_shown = 0.0
@@ -324,7 +330,7 @@ class _Loop:
         self.reclaim()
         for _, claim, attempt in self.due_retries():
             self.dispatch(claim, attempt)
-        claims = self.claim()
+        claims = self.claim() if self.may_claim else []
         self.collect(wait=not claims)
         collected = bool(self.answers)
         released = self.record(self.settle())
@@ -341,6 +347,7 @@ class _Loop:
         """Wait for others; a report from outside (``wake``) cuts it short."""
         self.wake.wait(seconds)
         self.wake.clear()
+        self.may_claim = True
 
     def answered(self, batch_id: str, kind: reporting.ReportKind, reports: list[reporting.Report]) -> None:
         """A broker adapter's answers, for this batch or another one of the store."""
@@ -364,7 +371,8 @@ class _Loop:
     def reclaim(self) -> None:
         now = time.monotonic()
         if now - self.last_reclaim > max(1.0, self.engine.lease_seconds / 4):
-            self.store.reclaim_expired(self.engine.batch_id, now=time.time())
+            if self.store.reclaim_expired(self.engine.batch_id, now=time.time()):
+                self.may_claim = True
             self.last_reclaim = now
 
     def due_retries(self) -> list[tuple[float, Claim, int]]:
@@ -376,6 +384,7 @@ class _Loop:
     def claim(self) -> list[Claim]:
         room = min(self.engine.chunk, max(1, self.room - len(self.in_flight)))
         claims = self.engine.get_ready(room)
+        self.may_claim = len(claims) >= room
         for claim in claims:
             if claim.message is None:  # an existing object: nothing to create
                 self.answers.append(Answer(claim, Created(claim.identifierIds)))
@@ -431,11 +440,16 @@ class _Loop:
         for pending in self.recording:
             pending.result()
         self.recording = []
+        if released and self.releasing:
+            self.may_claim = True
+        self.releasing = any(isinstance(a.result, Created) for a in final)
         for write in self.engine.writes(final):
             if self.recorder is None:
                 write()
             else:
                 self.recording.append(self.recorder.submit(write))
+        if self.recorder is None and self.releasing:
+            self.may_claim = True
         return released
 
     def renew(self) -> None:
@@ -457,6 +471,9 @@ class _Loop:
         if self.on_progress:
             self.on_progress(progress, self.result)
         batch_id = self.engine.batch_id
+        if progress.ready and not self.may_claim:
+            self.may_claim = True  # made ready by others since our last claim: claim it first
+            return True
         if not self.engine.is_active(progress):
             fin = self.engine.finish()
             self.finished_here = fin is not None
