@@ -138,8 +138,30 @@ def record(
 ) -> list[ItemResult]:
     """Record ``reports`` in chunked transactions, in their order; one result each.
     UnknownBatchError, or UnknownItemError (nothing recorded) when an item is not in the batch."""
+    if len(reports) == 1:
+        return _record_one(store, batch_id, reports[0], kind)
     store.batch_status(batch_id)
     _check_known(store, batch_id, reports, chunk)
+    return _record_many(store, batch_id, reports, kind, chunk)
+
+
+def _record_one(store: GraphStore, batch_id: str, report: Report, kind: ReportKind) -> list[ItemResult]:
+    """One item (a service reporting as it goes): the write first, the checks only when it
+    changed nothing. A recorded item is proof enough that the batch and the item exist and
+    that no load holds the batch (its items are never in flight); otherwise the batch is
+    checked as for many items (UnknownBatchError, BatchLoadingError), and an item the store
+    does not know is UnknownItemError, nothing having been recorded either way."""
+    [result] = _record_many(store, batch_id, [report], kind, CHUNK)
+    if result.outcome != "recorded":
+        store.batch_status(batch_id)
+        if result.status == "unknown":
+            raise UnknownItemError(batch_id, report.kind, report.item_id)
+    return [result]
+
+
+def _record_many(
+    store: GraphStore, batch_id: str, reports: Sequence[Report], kind: ReportKind, chunk: int
+) -> list[ItemResult]:
     if kind == "failure":
         outcomes: list[Outcome] = []
         for i in range(0, len(reports), chunk):
