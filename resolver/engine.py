@@ -287,6 +287,10 @@ class _Loop:
         # write transaction per round while a service that answers later holds the work.
         self.may_claim = True
         self.releasing = False  # the writes in ``recording`` complete objects or links
+        # Writes of acceptances alone: they release nothing and change no count, so the next
+        # claim need not wait for them, and they touch only items no other write of this run
+        # touches (what a service accepted is answered from outside). Awaited at the end.
+        self.trailing: list[Future[list[Outcome]]] = []
         self.last_reclaim = 0.0
         self.last_renew = time.monotonic()
         self.last_shown = 0.0
@@ -307,6 +311,8 @@ class _Loop:
             try:
                 while self.round():
                     pass
+                for pending in self.trailing:
+                    pending.result()
             finally:
                 gc.unfreeze()
                 if self.recorder is not None:
@@ -360,9 +366,10 @@ class _Loop:
         takes them at once (what a service accepted stays with it; answers still out are lost
         and their items dispatched again, with the same key)."""
         self.record(self.settle())
-        for pending in self.recording:
+        for pending in self.recording + self.trailing:
             pending.result()
         self.recording = []
+        self.trailing = []
         batch_id = self.engine.batch_id
         self.store.release(batch_id, worker=self.engine.worker)
         self.result.stopped = True
@@ -440,12 +447,18 @@ class _Loop:
         for pending in self.recording:
             pending.result()
         self.recording = []
+        for pending in [p for p in self.trailing if p.done()]:
+            pending.result()  # a failed write fails the run, as an awaited one does
+            self.trailing.remove(pending)
         if released and self.releasing:
             self.may_claim = True
         self.releasing = any(isinstance(a.result, Created) for a in final)
+        accepted_only = bool(final) and all(isinstance(a.result, Accepted) for a in final)
         for write in self.engine.writes(final):
             if self.recorder is None:
                 write()
+            elif accepted_only:
+                self.trailing.append(self.recorder.submit(write))
             else:
                 self.recording.append(self.recorder.submit(write))
         if self.recorder is None and self.releasing:
@@ -467,6 +480,11 @@ class _Loop:
     def finish(self) -> bool:
         """Nothing here to do: finish the batch if nothing is left anywhere, else wait for the
         other workers or external services (or stop, with ``once``). False when the run ends."""
+        if self.wake.is_set():
+            # a report came in meanwhile (it may have released something): claim before counting
+            self.wake.clear()
+            self.may_claim = True
+            return True
         progress = self.engine.progress()
         if self.on_progress:
             self.on_progress(progress, self.result)
