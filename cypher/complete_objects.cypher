@@ -1,10 +1,11 @@
-// Guarded: only a creating object completes, and with $worker (a run's own answers) only one that
-// worker claimed (a worker of a replaced batch, or one whose lease another took over, changes
-// nothing); the others report their status unchanged. A
-// completed object releases, in the same statement: its dependent links (complete with it, or
-// ready for their own create), its independent links whose other end is complete (the link's
-// lock is taken before reading the far end, so two ends completing at once cannot both miss
-// it), and one unmet parent per dependent link of each child (Kahn's step: zero = ready).
+// Guarded: only a creating object completes, and with $worker (a run's own answers) only one
+// that worker claimed (a worker of a replaced batch, or one whose lease another took over,
+// changes nothing); the others report their status unchanged. A completed object releases, in
+// the same statement: its dependent links with a create of their own (ready for it; plain ones
+// carry no status: they follow the child), its independent links whose other end is complete
+// (the link's lock is taken before reading the far end, so two ends completing at once cannot
+// both miss it), and one unmet parent per dependent link of each child (Kahn's step: zero =
+// ready).
 UNWIND $items AS item
 MATCH (o:PendingObject {batchId: $batchId, objectId: item.objectId})
 SET o._lock = true
@@ -17,12 +18,13 @@ CALL (o, item, before) {
   REMOVE o:Creating
   WITH o
   CALL (o) {
+    // only links with a create of their own have a status: the plain ones follow the child
     MATCH (o)-[l:DEPENDS_ON]->()
     WHERE l.status = 'waiting'
     SET l._lock = true
     REMOVE l._lock
     WITH l WHERE l.status = 'waiting'
-    SET l.status = CASE WHEN l.separate THEN 'ready' ELSE 'complete' END
+    SET l.status = 'ready'
   }
   CALL (o) {
     MATCH (o)-[l:LINKED_TO]-(x:PendingObject)

@@ -13,8 +13,13 @@ CALL (o) {
   RETURN c, l, p, 1 AS side
 }
 RETURN l.linkId AS linkId, l.linkTag AS linkTag, type(l) = 'DEPENDS_ON' AS dependent,
-       coalesce(l.separate, false) AS separate, l.status AS status, l.reason AS reason,
-       l.blockedBy AS blockedBy,
+       coalesce(l.separate, false) AS separate,
+       CASE WHEN l.status IS NOT NULL THEN l.status
+            WHEN c.status = 'complete' THEN 'complete'
+            WHEN c.status IN ['failed', 'blocked'] THEN 'blocked' ELSE 'waiting' END AS status,
+       l.reason AS reason,
+       CASE WHEN l.status IS NOT NULL THEN l.blockedBy WHEN c.status = 'failed' THEN c.objectId
+            WHEN c.status = 'blocked' THEN c.blockedBy END AS blockedBy,
        c.objectId AS childId, c.status AS childStatus, p.objectId AS parentId,
        p.status AS parentStatus, side
 ORDER BY side, linkId

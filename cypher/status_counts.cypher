@@ -5,6 +5,11 @@ CALL () {
   MATCH ()-[l:DEPENDS_ON|LINKED_TO]->() WHERE l.batchId = $batchId AND l.status IS NOT NULL
   RETURN 'link' AS kind, l.status AS status, count(*) AS n
   UNION ALL
+  // plain dependent links carry no status: theirs is their child's (load_dependent.cypher)
+  MATCH (c:PendingObject)-[l:DEPENDS_ON]->()
+  WHERE c.batchId = $batchId AND c.status IS NOT NULL AND l.status IS NULL
+  RETURN 'link' AS kind, CASE c.status WHEN 'complete' THEN 'complete' WHEN 'failed' THEN 'blocked' WHEN 'blocked' THEN 'blocked' ELSE 'waiting' END AS status, count(*) AS n
+  UNION ALL
   MATCH (u:UnresolvedLink {batchId: $batchId})
   RETURN 'link' AS kind, u.status AS status, count(*) AS n
 }

@@ -401,13 +401,18 @@ class _Loop:
 
     def dispatch(self, claim: Claim, attempt: int) -> None:
         assert claim.message is not None
-        if self.on_message:
-            self.on_message(claim.message)
         self.result.dispatched += attempt == 1
         if self.pool is None:
-            self.answers.append(Answer(claim, _safe_send(self.adapter, claim.message)))
+            self.answers.append(Answer(claim, self.send(claim.message)))
         else:
-            self.in_flight[self.pool.submit(_safe_send, self.adapter, claim.message)] = claim
+            self.in_flight[self.pool.submit(self.send, claim.message)] = claim
+
+    def send(self, message: Message) -> Result:
+        """Logged as it goes out, not when queued: a run stopped or fenced with sends still
+        queued logs none of them (a crash after the line and before the send only repeats it)."""
+        if self.on_message:
+            self.on_message(message)
+        return _safe_send(self.adapter, message)
 
     def collect(self, *, wait: bool) -> None:
         """The answers that arrived; with ``wait`` (nothing was claimed), up to ``poll`` seconds

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -266,9 +267,13 @@ def open_dispatch_log(path: str | None) -> Iterator[Callable[[Message], None] | 
     except OSError as exc:
         raise UsageError(f"cannot open dispatch log {path}: {exc.strerror or exc}") from None
 
+    lock = threading.Lock()  # sends log from the dispatch pool's threads
+
     def write(message: Message) -> None:
-        fh.write(json.dumps(message, ensure_ascii=False) + "\n")
-        fh.flush()  # a crash must not lose a line that was dispatched
+        line = json.dumps(message, ensure_ascii=False) + "\n"
+        with lock:
+            fh.write(line)
+            fh.flush()  # a crash must not lose a line that was dispatched
 
     try:
         yield write
