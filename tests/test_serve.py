@@ -632,6 +632,7 @@ def test_the_python_client_reports_to_a_serve_and_to_a_store(
 # -- in-process: the app's own rules ---------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:Using .httpx. with .starlette.testclient.")  # its own client, as is
 def test_every_route_but_health_and_the_api_page_needs_the_token() -> None:
     from fastapi.testclient import TestClient
 

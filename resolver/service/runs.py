@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -176,16 +177,10 @@ class Runners:
         for runner in runners:
             runner.stop.set()
             runner.wake.set()
-        deadline = threading.Event()
-        timer = threading.Timer(timeout, deadline.set)
-        timer.start()
-        try:
-            for runner in runners:
-                while runner.alive() and not deadline.is_set():
-                    assert runner.thread is not None
-                    runner.thread.join(0.1)
-        finally:
-            timer.cancel()
+        deadline = time.monotonic() + timeout
+        for runner in runners:
+            if runner.thread is not None:
+                runner.thread.join(max(0.0, deadline - time.monotonic()))
         return sorted(r.batch_id for r in runners if r.alive())
 
     def close(self, timeout: float = 30.0) -> None:
