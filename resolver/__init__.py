@@ -17,6 +17,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .adapters import Accepted, Adapter, Created, Failed, ManualAdapter, SimulateAdapter, make_adapter
+from .client import ServiceClient, StoreClient
 from .engine import Answer, Engine, RetryPolicy, RunResult, resolve
 from .errors import (
     AdapterError,
@@ -26,6 +27,8 @@ from .errors import (
     NotAwaitingError,
     QueryError,
     ResolverError,
+    ServiceError,
+    ServiceUnavailableError,
     StoreUnavailableError,
     UnknownBatchError,
     UnknownItemError,
@@ -33,6 +36,7 @@ from .errors import (
 )
 from .loader import load_batch, read_batch
 from .models import Batch, BatchStatus, Claim, LinkSpec, ObjectSpec, Outcome, ReferenceSpec
+from .reporting import ItemResult
 from .store import GraphStore, MemoryStore, Progress
 
 __all__ = [
@@ -50,6 +54,7 @@ __all__ = [
     "Failed",
     "GraphStore",
     "InputError",
+    "ItemResult",
     "LinkSpec",
     "ManualAdapter",
     "MemoryStore",
@@ -62,7 +67,11 @@ __all__ = [
     "ResolverError",
     "RetryPolicy",
     "RunResult",
+    "ServiceClient",
+    "ServiceError",
+    "ServiceUnavailableError",
     "SimulateAdapter",
+    "StoreClient",
     "StoreUnavailableError",
     "UnknownBatchError",
     "UnknownItemError",

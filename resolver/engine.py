@@ -285,6 +285,16 @@ class _Loop:
         self.recording: list[Future[list[Outcome]]] = []
         # what a broker's answer thread recorded for this batch (only that thread writes them)
         self.heard = {"completion": 0, "failure": 0}
+        # Whether a claim may find something: a claim that took less than it asked for took all
+        # that was ready, and only completions (ours, once written, or others', seen through
+        # wake, idle or the ready count) make more ready. Skipping the empty claims saves a
+        # write transaction per round while a service that answers later holds the work.
+        self.may_claim = True
+        self.releasing = False  # the writes in ``recording`` complete objects or links
+        # Writes of acceptances alone: they release nothing and change no count, so the next
+        # claim need not wait for them, and they touch only items no other write of this run
+        # touches (what a service accepted is answered from outside). Awaited at the end.
+        self.trailing: list[Future[list[Outcome]]] = []
         self.last_reclaim = 0.0
         self.last_renew = time.monotonic()
         self.last_shown = 0.0
@@ -305,6 +315,8 @@ class _Loop:
             try:
                 while self.round():
                     pass
+                for pending in self.trailing:
+                    pending.result()
             finally:
                 gc.unfreeze()
                 if self.recorder is not None:
@@ -329,7 +341,7 @@ class _Loop:
             return False
         self.reclaim()
         self.send_round([(claim, attempt) for _, claim, attempt in self.due_retries()])
-        claims = self.claim()
+        claims = self.claim() if self.may_claim else []
         self.collect(wait=not claims)
         collected = bool(self.answers)
         released = self.record(self.settle())
@@ -346,6 +358,7 @@ class _Loop:
         """Wait for others; a report from outside (``wake``) cuts it short."""
         self.wake.wait(seconds)
         self.wake.clear()
+        self.may_claim = True
 
     def answered(
         self, batch_id: str, kind: reporting.ReportKind, reports: list[reporting.Report]
@@ -363,9 +376,10 @@ class _Loop:
         takes them at once (what a service accepted stays with it; answers still out are lost
         and their items dispatched again, with the same key)."""
         self.record(self.settle())
-        for pending in self.recording:
+        for pending in self.recording + self.trailing:
             pending.result()
         self.recording = []
+        self.trailing = []
         batch_id = self.engine.batch_id
         self.store.release(batch_id, worker=self.engine.worker)
         self.result.stopped = True
@@ -374,7 +388,8 @@ class _Loop:
     def reclaim(self) -> None:
         now = time.monotonic()
         if now - self.last_reclaim > max(1.0, self.engine.lease_seconds / 4):
-            self.store.reclaim_expired(self.engine.batch_id, now=time.time())
+            if self.store.reclaim_expired(self.engine.batch_id, now=time.time()):
+                self.may_claim = True
             self.last_reclaim = now
 
     def due_retries(self) -> list[tuple[float, Claim, int]]:
@@ -387,6 +402,7 @@ class _Loop:
         room = min(self.engine.chunk, max(1, self.room - len(self.in_flight)))
         claims = self.engine.get_ready(room)
         sendable: list[tuple[Claim, int]] = []
+        self.may_claim = len(claims) >= room
         for claim in claims:
             if claim.message is None:  # an existing object: nothing to create
                 self.answers.append(Answer(claim, Created(claim.identifierIds)))
@@ -468,11 +484,22 @@ class _Loop:
         for pending in self.recording:
             pending.result()
         self.recording = []
+        for pending in [p for p in self.trailing if p.done()]:
+            pending.result()  # a failed write fails the run, as an awaited one does
+            self.trailing.remove(pending)
+        if released and self.releasing:
+            self.may_claim = True
+        self.releasing = any(isinstance(a.result, Created) for a in final)
+        accepted_only = bool(final) and all(isinstance(a.result, Accepted) for a in final)
         for write in self.engine.writes(final):
             if self.recorder is None:
                 write()
+            elif accepted_only:
+                self.trailing.append(self.recorder.submit(write))
             else:
                 self.recording.append(self.recorder.submit(write))
+        if self.recorder is None and self.releasing:
+            self.may_claim = True
         return released
 
     def renew(self) -> None:
@@ -490,10 +517,18 @@ class _Loop:
     def finish(self) -> bool:
         """Nothing here to do: finish the batch if nothing is left anywhere, else wait for the
         other workers or external services (or stop, with ``once``). False when the run ends."""
+        if self.wake.is_set():
+            # a report came in meanwhile (it may have released something): claim before counting
+            self.wake.clear()
+            self.may_claim = True
+            return True
         progress = self.engine.progress()
         if self.on_progress:
             self.on_progress(progress, self.result)
         batch_id = self.engine.batch_id
+        if progress.ready and not self.may_claim:
+            self.may_claim = True  # made ready by others since our last claim: claim it first
+            return True
         if not self.engine.is_active(progress):
             fin = self.engine.finish()
             self.finished_here = fin is not None

@@ -18,6 +18,8 @@ code that the contract assigns to it, so the CLI maps errors to exits in one pla
     +-- BrokerUnavailableError (3)     the message broker (NATS) cannot be reached or refused us
     +-- QueryError (1)                 a named query is missing or called with wrong parameters
     +-- AdapterError (2)               an adapter spec is unusable (not a failed create)
+    +-- ServiceError (2, 1 for 5xx)    resolver serve answered a client's request with an error
+    |   +-- ServiceUnavailableError (3)  it cannot be reached, or cannot reach its store (503)
     +-- LocalServerError (1)           a local development server cannot be installed or run
         +-- LocalNeo4jError (1)
         +-- LocalNatsError (1)
@@ -40,6 +42,8 @@ __all__ = [
     "NotAwaitingError",
     "QueryError",
     "ResolverError",
+    "ServiceError",
+    "ServiceUnavailableError",
     "StoreUnavailableError",
     "UnknownBatchError",
     "UnknownItemError",
@@ -171,6 +175,26 @@ class AdapterError(ResolverError):
     """An adapter cannot be built from its spec (unknown kind, bad module, missing program)."""
 
     exit_code = 2
+
+
+class ServiceError(ResolverError):
+    """``resolver serve`` answered a request of ``resolver.client.ServiceClient`` with an error:
+    ``status`` is the HTTP status, the message the service's one line."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+        self.exit_code = 2 if 400 <= status < 500 else 1
+
+
+class ServiceUnavailableError(ServiceError):
+    """``resolver serve`` cannot be reached, or answered 503 (it cannot reach its store)."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, status: int = 503) -> None:
+        super().__init__(message, status)
+        self.exit_code = 3
 
 
 class LocalServerError(ResolverError):

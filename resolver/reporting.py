@@ -17,10 +17,11 @@ awaiting a report, with its status).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import IO, Any, Literal
+from functools import partial
+from typing import IO, Any, Literal, TypeVar
 
 from .errors import UnknownItemError, UsageError
 from .models import Identifiers, ItemKind, Outcome, identifier_problem
@@ -42,6 +43,9 @@ __all__ = [
 ReportKind = Literal["completion", "failure"]
 Outcomes = Literal["recorded", "already-complete", "refused"]
 CHUNK = 5000
+#: transactions at once for a big report, on a store with parallel writes
+WRITERS = 2
+T = TypeVar("T")
 
 
 class ReportError(UsageError):
@@ -138,8 +142,30 @@ def record(
 ) -> list[ItemResult]:
     """Record ``reports`` in chunked transactions, in their order; one result each.
     UnknownBatchError, or UnknownItemError (nothing recorded) when an item is not in the batch."""
+    if len(reports) == 1:
+        return _record_one(store, batch_id, reports[0], kind)
     store.batch_status(batch_id)
     _check_known(store, batch_id, reports, chunk)
+    return _record_many(store, batch_id, reports, kind, chunk)
+
+
+def _record_one(store: GraphStore, batch_id: str, report: Report, kind: ReportKind) -> list[ItemResult]:
+    """One item (a service reporting as it goes): the write first, the checks only when it
+    changed nothing. A recorded item is proof enough that the batch and the item exist and
+    that no load holds the batch (its items are never in flight); otherwise the batch is
+    checked as for many items (UnknownBatchError, BatchLoadingError), and an item the store
+    does not know is UnknownItemError, nothing having been recorded either way."""
+    [result] = _record_many(store, batch_id, [report], kind, CHUNK)
+    if result.outcome != "recorded":
+        store.batch_status(batch_id)
+        if result.status == "unknown":
+            raise UnknownItemError(batch_id, report.kind, report.item_id)
+    return [result]
+
+
+def _record_many(
+    store: GraphStore, batch_id: str, reports: Sequence[Report], kind: ReportKind, chunk: int
+) -> list[ItemResult]:
     if kind == "failure":
         outcomes: list[Outcome] = []
         for i in range(0, len(reports), chunk):
@@ -149,29 +175,30 @@ def record(
         return [_result(o, "failed") for o in outcomes]
     objects = [(r.item_id, r.identifier_ids or {}) for r in reports if r.kind == "object"]
     links = [r.item_id for r in reports if r.kind == "link"]
-
-    def write_objects() -> list[Outcome]:
-        found: list[Outcome] = []
-        for i in range(0, len(objects), chunk):
-            found += store.complete_objects(batch_id, objects[i : i + chunk])
-        return found
-
-    def write_links() -> list[Outcome]:
-        found: list[Outcome] = []
-        for i in range(0, len(links), chunk):
-            found += store.complete_links(batch_id, links[i : i + chunk])
-        return found
-
-    if store.parallel_writes and objects and links:
-        # objects' and links' completions touch disjoint items: two transactions at once
-        with ThreadPoolExecutor(1) as pool:
-            pending = pool.submit(write_links)
-            by_object = write_objects()
-            by_link = pending.result()
-    else:
-        by_object, by_link = write_objects(), write_links()
+    # Chunks of objects' and of links' completions, two transactions at once on a store with
+    # cores of its own. Items awaiting a report never depend on one another (a child is only
+    # dispatched once its parents are complete), so two chunks touch disjoint items except
+    # where independent links join them: a lock wait, at worst a deadlock the store retries.
+    jobs: list[Callable[[], list[Outcome]]] = [
+        partial(store.complete_objects, batch_id, objects[i : i + chunk])
+        for i in range(0, len(objects), chunk)
+    ]
+    jobs += [
+        partial(store.complete_links, batch_id, links[i : i + chunk]) for i in range(0, len(links), chunk)
+    ]
+    found = _run(store, jobs)
+    by_object = [o for o in found if o.kind == "object"]
+    by_link = [o for o in found if o.kind == "link"]
     done = iter(by_object), iter(by_link)
     return [_result(next(done[r.kind == "link"]), "complete") for r in reports]
+
+
+def _run(store: GraphStore, jobs: Sequence[Callable[[], list[T]]]) -> list[T]:
+    """The jobs' results in order, WRITERS at a time on a store with parallel writes."""
+    if store.parallel_writes and len(jobs) > 1:
+        with ThreadPoolExecutor(WRITERS, thread_name_prefix="resolver-report") as pool:
+            return [x for part in pool.map(lambda job: job(), jobs) for x in part]
+    return [x for job in jobs for x in job()]
 
 
 def finish_if_done(store: GraphStore, batch_id: str) -> Finish | None:
@@ -184,11 +211,11 @@ def finish_if_done(store: GraphStore, batch_id: str) -> Finish | None:
 
 def _check_known(store: GraphStore, batch_id: str, reports: Iterable[Report], chunk: int) -> None:
     wanted = sorted({(r.kind, r.item_id) for r in reports})
-    for i in range(0, len(wanted), chunk):
-        missing = store.missing(batch_id, wanted[i : i + chunk])
-        if missing:
-            kind, item_id = missing[0]
-            raise UnknownItemError(batch_id, kind, item_id)
+    jobs = [partial(store.missing, batch_id, wanted[i : i + chunk]) for i in range(0, len(wanted), chunk)]
+    missing = _run(store, jobs)
+    if missing:
+        kind, item_id = missing[0]
+        raise UnknownItemError(batch_id, kind, item_id)
 
 
 def _result(outcome: Outcome, target: str) -> ItemResult:

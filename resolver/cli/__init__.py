@@ -5,6 +5,7 @@
 - ``reports``: complete, fail (what external services report back)
 - ``views``: explain, graph, browse
 - ``servers``: neo4j start|stop|status (the local servers)
+- ``serve``: the HTTP service
 - ``generate``: synthetic batches
 - ``worker``: the services' side of the NATS broker
 - ``output``: status tables and the progress bar
@@ -12,7 +13,7 @@
 
 from __future__ import annotations
 
-from . import batches, generate, reports, servers, views, worker
+from . import batches, generate, reports, serve, servers, views, worker
 from .app import cli, main
 
-__all__ = ["batches", "cli", "generate", "main", "reports", "servers", "views", "worker"]
+__all__ = ["batches", "cli", "generate", "main", "reports", "serve", "servers", "views", "worker"]

@@ -23,7 +23,16 @@ from .app import cli, current_store
 from .output import print_status, progress_display
 from .signals import leave, stop_signals
 
-__all__ = ["load", "retry", "run", "schema", "status"]
+__all__ = [
+    "DISPATCH_OPTIONS",
+    "dispatch_options",
+    "load",
+    "open_dispatch_log",
+    "retry",
+    "run",
+    "schema",
+    "status",
+]
 
 
 def _load(path: str, batch_id: str | None, replace: bool, force: bool) -> tuple[Batch, list[Any]]:
@@ -68,8 +77,9 @@ def load(file: str, batch_id: str | None, replace: bool, force: bool) -> None:
     )
 
 
-_DISPATCH_OPTIONS = [
-    click.option(
+#: run's options by name, defined once: ``run`` and ``retry`` take them all, ``serve`` most of them
+DISPATCH_OPTIONS: dict[str, Callable[[Callable[..., None]], Callable[..., None]]] = {
+    "adapter": click.option(
         "--adapter",
         "adapter_spec",
         default="simulate",
@@ -77,18 +87,18 @@ _DISPATCH_OPTIONS = [
         help="simulate[:latency=S,failure_rate=P,seed=N], manual, python:MOD:FUNC, "
         "command:PROGRAM, http:URL.",
     ),
-    click.option(
+    "dispatch_log": click.option(
         "--dispatch-log", type=click.Path(dir_okay=False), help="Append every message as a JSON line."
     ),
-    click.option("--once", is_flag=True, help="Dispatch what is ready now and return; do not wait."),
-    click.option(
+    "once": click.option("--once", is_flag=True, help="Dispatch what is ready now and return; do not wait."),
+    "workers": click.option(
         "--workers",
         type=click.IntRange(1, 1000),
         default=10,
         show_default=True,
         help="Concurrent dispatches.",
     ),
-    click.option(
+    "lease": click.option(
         "--lease",
         "lease_seconds",
         type=click.FloatRange(1),
@@ -96,28 +106,34 @@ _DISPATCH_OPTIONS = [
         show_default=True,
         help="Seconds a claim lives without renewal before another worker may retake it.",
     ),
-    click.option(
+    "attempts": click.option(
         "--attempts",
         type=click.IntRange(1),
         default=5,
         show_default=True,
         help="Tries per item for transient failures.",
     ),
-    click.option(
+    "backoff": click.option(
         "--backoff",
         type=(float, float),
         default=(1.0, 60.0),
         show_default=True,
         help="First and largest retry delay, seconds (doubling, with jitter).",
     ),
-    click.option("--json", "as_json", is_flag=True, help="Print the final status as JSON."),
-]
+    "json": click.option("--json", "as_json", is_flag=True, help="Print the final status as JSON."),
+}
 
 
-def _dispatch_options(fn: Callable[..., None]) -> Callable[..., None]:
-    for option in reversed(_DISPATCH_OPTIONS):
-        fn = option(fn)
-    return fn
+def dispatch_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Decorate a command with the named options of DISPATCH_OPTIONS (all when none are named),
+    in that order in its help."""
+
+    def decorate(fn: Callable[..., None]) -> Callable[..., None]:
+        for name in reversed(names or tuple(DISPATCH_OPTIONS)):
+            fn = DISPATCH_OPTIONS[name](fn)
+        return fn
+
+    return decorate
 
 
 @cli.command()
@@ -126,7 +142,7 @@ def _dispatch_options(fn: Callable[..., None]) -> Callable[..., None]:
 @click.option("--batch-id", help="With a FILE: the id to load it under.")
 @click.option("--replace", is_flag=True, help="With a FILE: overwrite a stored batch with the same id.")
 @click.option("--force", is_flag=True, help="With --replace: even while items of it are in flight.")
-@_dispatch_options
+@dispatch_options()
 def run(
     target: str,
     as_file: bool,
@@ -185,7 +201,7 @@ def _dispatch(
 ) -> None:
     """The driver loop with the run options, then the summary and the contract's exit code."""
     with (
-        _dispatch_log(dispatch_log) as log,
+        open_dispatch_log(dispatch_log) as log,
         progress_display(store, batch_id) as on_progress,
         stop_signals() as stopping,
     ):
@@ -241,7 +257,7 @@ def _finish_run(
 
 
 @contextmanager
-def _dispatch_log(path: str | None) -> Iterator[Callable[[Message], None] | None]:
+def open_dispatch_log(path: str | None) -> Iterator[Callable[[Message], None] | None]:
     if path is None:
         yield None
         return
@@ -282,7 +298,7 @@ def status(batch_id: str, as_json: bool, detail: bool) -> None:
 @click.argument("batch_id")
 @click.argument("object_id", required=False)
 @click.option("--no-run", is_flag=True, help="Only put the items back; do not resume.")
-@_dispatch_options
+@dispatch_options()
 def retry(batch_id: str, object_id: str | None, no_run: bool, adapter_spec: str, **options: Any) -> None:
     """Put failed and blocked items (all, or OBJECT_ID and what it blocked) back, and resume
     with the same options as run."""
