@@ -17,8 +17,9 @@ from .adapters import make_adapter
 from .config import open_store
 from .engine import RetryPolicy, RunResult, resolve
 from .errors import NotAwaitingError, ResolverError, UnknownItemError, UsageError
-from .loader import read_batch
+from .loader import open_plan
 from .models import Batch, Identifiers, Message, Outcome
+from .plan import LoadPlan
 from .store.base import GraphStore, Progress
 
 __all__ = ["cli", "main"]
@@ -75,12 +76,11 @@ def _store() -> GraphStore:
     return click.get_current_context().find_object(_Ctx).store()  # type: ignore[union-attr]
 
 
-def _load(path: str, batch_id: str | None, replace: bool) -> tuple[Batch, list[Any]]:
-    batch, places = read_batch(path, batch_id)
+def _load(path: str, batch_id: str | None, replace: bool) -> tuple[LoadPlan, list[Any]]:
+    plan = open_plan(path, batch_id)  # the whole file checked before anything is stored
     store = _store()
-    store.load(batch, replace=replace, places=places)
-    assert batch.batchId is not None
-    return batch, store.validate(batch.batchId)
+    store.load(plan, replace=replace)
+    return plan, store.validate(plan.batch_id)
 
 
 def _print_id(batch_id: str) -> None:
@@ -101,14 +101,13 @@ def _report_errors(batch_id: str, errors: list[Any]) -> None:
 @click.option("--replace", is_flag=True, help="Overwrite a stored batch with the same id.")
 def load(file: str, batch_id: str | None, replace: bool) -> None:
     """Parse, store and validate a batch; prints its id. Exit 1 on validation errors."""
-    batch, errors = _load(file, batch_id, replace)
-    assert batch.batchId is not None
-    _print_id(batch.batchId)
+    plan, errors = _load(file, batch_id, replace)
+    _print_id(plan.batch_id)
     if errors:
-        _report_errors(batch.batchId, errors)
+        _report_errors(plan.batch_id, errors)
         sys.exit(1)
     click.echo(
-        f"loaded {len(batch.objects)} objects, {len(batch.links)} links into {_store().name}: valid",
+        f"loaded {plan.object_count} objects, {plan.link_count} links into {_store().name}: valid",
         err=True,
     )
 
@@ -178,9 +177,9 @@ def run(target: str, batch_id: str | None, replace: bool, adapter_spec: str, **o
     adapter = make_adapter(adapter_spec)  # a bad spec must fail before anything is stored
     store = _store()
     if Path(target).exists():
-        batch, errors = _load(target, batch_id, replace)
-        assert batch.batchId is not None
-        target = batch.batchId
+        plan, errors = _load(target, batch_id, replace)
+        target = plan.batch_id
+        del plan  # what the load kept goes before the run
         _print_id(target)
         if errors:
             adapter.close()

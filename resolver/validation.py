@@ -1,5 +1,5 @@
-"""What both stores share about validation: turning a batch into load rows (references resolved
-the same way everywhere), finding dependency cycles, and wording each error code.
+"""What both stores share about validation: load rows (``plan``: references resolved the same
+way everywhere; re-exported here), finding dependency cycles, and wording each error code.
 
 The checks themselves run inside each store (Cypher on Neo4j, Python on the memory store); they
 hand back plain rows and this module makes the issues, so both stores speak alike.
@@ -8,14 +8,11 @@ hand back plain rows and this module makes the issues, so both stores speak alik
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
-
-from .models import Batch, ValidationIssue
+from .models import ValidationIssue
+from .plan import LoadPlan, plan_load
 
 __all__ = ["CODES", "LoadPlan", "find_cycles", "issue", "order_issues", "plan_load"]
 
@@ -27,67 +24,6 @@ CODES = (
     "existing-child",
     "dependency-cycle",
 )
-
-
-@dataclass
-class LoadPlan:
-    """Rows ready for a store: ``links`` resolve both ends, ``unresolved`` keep the raw ids."""
-
-    objects: list[dict[str, Any]]
-    references: list[dict[str, Any]]
-    links: list[dict[str, Any]]
-    unresolved: list[dict[str, Any]]
-    link_tags: list[dict[str, Any]]
-
-
-def plan_load(batch: Batch, places: Mapping[int, str] | None = None) -> LoadPlan:
-    object_ids = {o.objectId for o in batch.objects}
-    alias = {r.referenceId: r.objectId for r in batch.references if r.objectId in object_ids}
-    unmet: dict[str, int] = {}
-    links: list[dict[str, Any]] = []
-    unresolved: list[dict[str, Any]] = []
-    for i, link in enumerate(batch.links):
-        place = places[i] if places and i in places else f"links[{i}]"
-        parent = alias.get(link.referenceId) or (link.referenceId if link.referenceId in object_ids else None)
-        row: dict[str, Any] = {
-            "linkId": link.linkId,
-            "linkTag": link.linkTag,
-            "dependent": link.dependent,
-            "separate": link.separateDependentLinkCreate and link.dependent,
-            "place": place,
-            "ord": i,
-        }
-        if link.objectId in object_ids and parent is not None:
-            row.update(childId=link.objectId, parentId=parent)
-            links.append(row)
-            if link.dependent:
-                unmet[link.objectId] = unmet.get(link.objectId, 0) + 1
-        else:
-            row.update(objectId=link.objectId, referenceId=link.referenceId)
-            unresolved.append(row)
-    objects = [
-        {
-            "objectId": o.objectId,
-            "objectType": o.objectType,
-            "fields": json.dumps(o.fields, ensure_ascii=False),
-            "identifierIds": None if o.identifierIds is None else json.dumps(o.identifierIds),
-            "existing": o.existing,
-            "unmet": unmet.get(o.objectId, 0),
-            "status": "waiting" if unmet.get(o.objectId) else "ready",
-            "ord": i,
-        }
-        for i, o in enumerate(batch.objects)
-    ]
-    return LoadPlan(
-        objects=objects,
-        references=[r.model_dump() for r in batch.references],
-        links=links,
-        unresolved=unresolved,
-        link_tags=[
-            {"linkTag": tag, "childType": spec.childType, "parentType": spec.parentType}
-            for tag, spec in batch.linkTags.items()
-        ],
-    )
 
 
 def find_cycles(edges: Iterable[tuple[str, str, str]]) -> list[tuple[list[str], list[str]]]:
@@ -116,6 +52,8 @@ def find_cycles(edges: Iterable[tuple[str, str, str]]) -> list[tuple[list[str], 
     stuck = {n for n, k in parents_left.items() if k}
     if not stuck:
         return []
+    import networkx as nx  # only a batch with a cycle gets here
+
     graph = nx.DiGraph()
     for child, parent, link_id in edge_list:
         if child not in stuck or parent not in stuck or graph.has_edge(child, parent):

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..models import Batch, BatchStatus, Claim, Identifiers, Outcome, ValidationIssue
+
+if TYPE_CHECKING:
+    from ..plan import LoadPlan
 
 __all__ = ["ACTIVE", "TERMINAL", "Finish", "GraphStore", "ItemKind", "Progress"]
 
@@ -54,8 +57,11 @@ class GraphStore(Protocol):
         ...
 
     # -- loading --------------------------------------------------------------------------
-    def load(self, batch: Batch, *, replace: bool = False, places: Mapping[int, str] | None = None) -> None:
-        """Store the batch whole or not at all; BatchExistsError unless ``replace``."""
+    def load(
+        self, batch: Batch | LoadPlan, *, replace: bool = False, places: Mapping[int, str] | None = None
+    ) -> None:
+        """Store the batch (or a file's plan, read chunk by chunk) whole or not at all;
+        BatchExistsError unless ``replace``."""
         ...
 
     def validate(self, batch_id: str) -> list[ValidationIssue]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -35,8 +36,9 @@ from ..models import (
     Outcome,
     ValidationIssue,
 )
+from ..plan import LoadPlan, plan_load
 from ..queries import query
-from ..validation import find_cycles, issue, order_issues, plan_load
+from ..validation import find_cycles, issue, order_issues
 from .base import Finish, ItemKind, Progress
 
 __all__ = ["Neo4jStore"]
@@ -143,75 +145,76 @@ class Neo4jStore:
 
     # -- loading ------------------------------------------------------------------------------
 
-    def load(self, batch: Batch, *, replace: bool = False, places: Mapping[int, str] | None = None) -> None:
+    def load(
+        self, batch: Batch | LoadPlan, *, replace: bool = False, places: Mapping[int, str] | None = None
+    ) -> None:
         """Staged load: the Batch node says 'loading' until every chunk is in; a failure deletes
-        what was written, and a load that died is replaced by the next load of that id."""
-        batch_id = batch.batchId
-        assert batch_id is not None
-        plan = plan_load(batch, places)
+        what was written, and a load that died is replaced by the next load of that id. A plan
+        is read a chunk at a time, so memory holds a few chunks, never the batch."""
+        plan = batch if isinstance(batch, LoadPlan) else plan_load(batch, places)
+        batch_id = plan.batch_id
         existing = self._one("batch_exists", batchId=batch_id)
         if existing and not replace and existing[0]["status"] != "loading":
             raise BatchExistsError(batch_id)
         if existing:
             self.delete(batch_id)
-        self._one(
-            "batch_create",
-            batchId=batch_id,
-            objectCount=len(plan.objects),
-            linkCount=len(plan.links) + len(plan.unresolved),
-        )
-        given = places or {}
-        # rows as lists: smaller on the wire and cheaper to pack than maps (see the .cypher files)
-        objects = [
-            [
-                r["objectId"],
-                r["objectType"],
-                r["fields"],
-                r["identifierIds"],
-                r["existing"],
-                r["unmet"],
-                r["status"],
-                r["ord"],
-            ]
-            for r in plan.objects
-        ]
-        dependent = [
-            [
-                r["childId"],
-                r["parentId"],
-                r["linkId"],
-                r["linkTag"],
-                r["separate"],
-                r["ord"],
-                given.get(r["ord"]),
-            ]
-            for r in plan.links
-            if r["dependent"]
-        ]
-        independent = [
-            [r["childId"], r["parentId"], r["linkId"], r["linkTag"], r["ord"], given.get(r["ord"])]
-            for r in plan.links
-            if not r["dependent"]
-        ]
+        self._one("batch_create", batchId=batch_id, objectCount=plan.object_count, linkCount=plan.link_count)
         # The chunks of one stage are written side by side: the server runs a transaction on one
         # core, and a second writer keeps the other busy (load took 8.6 s instead of 12.6 s at
         # 100k objects). The stages stay in order: links match the objects written before them.
         pool = ThreadPoolExecutor(LOAD_WRITERS, thread_name_prefix="resolver-load")
+        writer = _Writer(pool, self._write, batch_id)
         try:
-            for name, rows in (
-                ("load_link_tags", plan.link_tags),
-                ("load_objects", objects),
-                ("load_references", plan.references),
-                ("load_dependent", dependent),
-                ("load_independent", independent),
-                ("load_unresolved", plan.unresolved),
-            ):
-                chunks = [
-                    pool.submit(self._write, _loader(name, batch_id, rows[i : i + LOAD_CHUNK]))
-                    for i in range(0, len(rows), LOAD_CHUNK)
-                ]
-                for chunk in chunks:
-                    chunk.result()
+            for chunk in plan.link_tags():
+                writer.add("load_link_tags", chunk)
+            writer.stage_done()
+            for chunk in plan.objects():
+                # rows as lists: smaller on the wire and cheaper to pack than maps (see the .cypher files)
+                writer.add(
+                    "load_objects",
+                    [
+                        [
+                            r["objectId"],
+                            r["objectType"],
+                            r["fields"],
+                            r["identifierIds"],
+                            r["existing"],
+                            r["unmet"],
+                            r["status"],
+                            r["ord"],
+                        ]
+                        for r in chunk
+                    ],
+                )
+            writer.stage_done()
+            for chunk in plan.references():
+                writer.add("load_references", chunk)
+            writer.stage_done()
+            named = plan.source_names_places  # else a link's place is its ord: not stored
+            for links in plan.links():
+                dependent, independent = [], []
+                for r in links.resolved:
+                    given = r["place"] if named else None
+                    if r["dependent"]:
+                        dependent.append(
+                            [
+                                r["childId"],
+                                r["parentId"],
+                                r["linkId"],
+                                r["linkTag"],
+                                r["separate"],
+                                r["ord"],
+                                given,
+                            ]
+                        )
+                    else:
+                        independent.append(
+                            [r["childId"], r["parentId"], r["linkId"], r["linkTag"], r["ord"], given]
+                        )
+                writer.add("load_dependent", dependent)
+                writer.add("load_independent", independent)
+                writer.add("load_unresolved", links.unresolved)
+            writer.stage_done()
             self._one("batch_set_status", batchId=batch_id, **{"from": ["loading"]}, to="loaded")
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)  # nothing may land after the delete
@@ -464,6 +467,37 @@ def _run(tx: neo4j.ManagedTransaction, name: str, **params: Any) -> list[dict[st
 
 def _loader(name: str, batch_id: str, rows: Sequence[Any]) -> Callable[[neo4j.ManagedTransaction], Any]:
     return lambda tx: _run(tx, name, batchId=batch_id, rows=rows)
+
+
+class _Writer:
+    """Rows of each query gathered into LOAD_CHUNK-row transactions, written by the pool with
+    at most LOAD_WRITERS in flight, so the reader is never far ahead of the server."""
+
+    def __init__(self, pool: ThreadPoolExecutor, write: Callable[[Any], Any], batch_id: str) -> None:
+        self._pool, self._write, self._batch_id = pool, write, batch_id
+        self._rows: dict[str, list[Any]] = {}
+        self._pending: deque[Future[Any]] = deque()
+
+    def add(self, name: str, rows: Sequence[Any]) -> None:
+        buffer = self._rows.setdefault(name, [])
+        buffer.extend(rows)
+        while len(buffer) >= LOAD_CHUNK:
+            self._submit(name, buffer[:LOAD_CHUNK])
+            del buffer[:LOAD_CHUNK]
+
+    def _submit(self, name: str, rows: list[Any]) -> None:
+        self._pending.append(self._pool.submit(self._write, _loader(name, self._batch_id, rows)))
+        while len(self._pending) > LOAD_WRITERS:
+            self._pending.popleft().result()
+
+    def stage_done(self) -> None:
+        """Everything gathered written, and every write finished: the next stage may rely on it."""
+        for name, buffer in self._rows.items():
+            if buffer:
+                self._submit(name, buffer)
+        self._rows = {}
+        while self._pending:
+            self._pending.popleft().result()
 
 
 def _statements(text: str) -> list[str]:
