@@ -88,7 +88,7 @@ class Utf8Chunks:
 
 
 # a line ends at \r\n, \r or \n (and only there: not at \x0b, \x1c or \u2028 as str.splitlines)
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
+_LINE_END = re.compile(r"\r\n?|\n")
 
 
 def csv_lines(chunks: Utf8Chunks, longest: int = 4 << 20) -> Iterator[str]:
@@ -103,14 +103,14 @@ def csv_lines(chunks: Utf8Chunks, longest: int = 4 << 20) -> Iterator[str]:
             break
         if tail:
             text = tail + text
-        end = 0
-        for m in _LINE.finditer(text):
-            line = m.group()
-            if line.endswith("\r") and m.end() == len(text) and not chunks.eof:
-                break  # a \r at the end of a chunk may be the first half of \r\n
+        start = 0
+        for m in _LINE_END.finditer(text):
             end = m.end()
-            yield line
-        tail = text[end:]
+            if end == len(text) and text[-1] == "\r" and not chunks.eof:
+                break  # a \r at the end of a chunk may be the first half of \r\n
+            yield text[start:end]
+            start = end
+        tail = text[start:]
         while len(tail) > longest:
             yield tail[:longest]
             tail = tail[longest:]
