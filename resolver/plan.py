@@ -32,7 +32,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from .batch_errors import ident, place, problem
 from .errors import InputError
 from .models import Batch, LinkSpec, LinkTagSpec, ObjectSpec, ReferenceSpec
-from .sources import START, WHOLE, BatchSource, Element, ModelSource
+from .sources import START, WHOLE, BatchSource, Element, ModelSource, elements
 
 __all__ = ["CHUNK", "LinkRows", "LoadPlan", "check", "new_batch_id", "plan_load"]
 
@@ -77,9 +77,7 @@ class LoadPlan:
         return self.source.names_places
 
     def elements(self, section: str) -> Iterator[Element]:
-        for item in self.source.items([section]):
-            if item.mark == START:
-                yield from item.value
+        return elements(self.source, section)
 
     def link_tags(self) -> Iterator[list[dict[str, Any]]]:
         rows = (
@@ -179,7 +177,6 @@ class _Check:
     def __init__(self, source: BatchSource) -> None:
         self.source = source
         self.checking = source.checks_input
-        self.batch_id: str | None = None
         self.skeleton: dict[str, Any] = {}  # the top level, each list or map emptied
         # the first pydantic problem by (field rank, position), and how many there are
         self.first: tuple[tuple[int, int], str, str] | None = None
@@ -327,7 +324,7 @@ class _Check:
         index = self.index
         self.unmet = unmet = array("i", [0]) * len(self.unmet)
         resolved = self.resolved
-        for i, link, _, _ in LoadPlan(self.source, "", unmet, resolved, aliases).elements("links"):
+        for i, link, _, _ in elements(self.source, "links"):
             child = index.get(link["objectId"])
             ref = link["referenceId"]
             ok = child is not None and (ref in aliases or ref in index)
@@ -393,7 +390,7 @@ class _Check:
         if not shared:
             return None
         seen: dict[str, int] = {}
-        for i, link, _, at in LoadPlan(self.source, "", self.unmet, self.resolved, {}).elements("links"):
+        for i, link, _, at in elements(self.source, "links"):
             link_id = link["linkId"]
             if hash(link_id) in shared:
                 if link_id in seen:

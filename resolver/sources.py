@@ -27,6 +27,7 @@ __all__ = [
     "Element",
     "Item",
     "ModelSource",
+    "elements",
     "open_source",
 ]
 
@@ -67,6 +68,13 @@ class BatchSource(Protocol):
     def place_of(self, section: str, index: int) -> str:
         """How a message names an element it points back to ('objects[3]', a CSV line)."""
         ...
+
+
+def elements(source: BatchSource, section: str) -> Iterator[Element]:
+    """One section's elements, read again (a later pass)."""
+    for item in source.items([section]):
+        if item.mark == START:
+            yield from item.value
 
 
 def open_source(path: str | Path) -> BatchSource:
