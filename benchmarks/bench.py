@@ -1,8 +1,8 @@
 """Load + validate + resolve a generated batch on each store, against an in-process floor.
 
-    python benchmarks/bench.py [--sizes 10000,100000] [--memory-sizes 10000,100000,1000000]
+    python benchmarks/bench.py [--sizes 10k,100k] [--memory-sizes 10k,100k,1M]
                                [--skip-neo4j] [--shape layered] [--seed 1] [--sample 100]
-                               [--warmup 30000]
+                               [--warmup 30000] [--no-cli-rss]
 
 For each size N (N objects, 2N links, ``resolver.generate``'s ``--shape``), one batch file is
 generated and every run reads that same file:
@@ -15,10 +15,16 @@ generated and every run reads that same file:
   claim_objects and of complete_objects + release_links + release_children on a sample of ready
   objects, in a transaction that is rolled back.
 
-Each run is a fresh process (this script with a hidden ``--one``), so its peak RSS
-(``ru_maxrss``, read after each phase) is its own. Before the timed Neo4j runs, one untimed run of
-``--warmup`` objects lets the server's JIT compile its hot paths, as it has in any server that has
-been up for a while: a just-started Neo4j ran the 100k batch in 30-50 s instead of 25-28 s.
+Each run is a fresh process (this script with a hidden ``--one``, reading the file as the
+command does: ``open_plan``, then ``store.load`` of the plan), so its peak RSS (``ru_maxrss``,
+read after each phase) is its own. For each Neo4j size the real command runs too, each in a
+fresh process whose peak RSS is read by its parent (``RUSAGE_CHILDREN``): ``resolver load FILE``,
+then ``resolver run FILE`` (load and the whole run, ``simulate``), the client memory of each
+(``--no-cli-rss`` skips them: at 1M they take several minutes).
+
+Before the timed Neo4j runs, one untimed run of ``--warmup`` objects lets the server's JIT
+compile its hot paths, as it has in any server that has been up for a while: a just-started
+Neo4j ran the 100k batch in 30-50 s instead of 25-28 s.
 Neo4j batches are named ``bench-...`` and deleted afterwards.
 """
 
@@ -51,22 +57,27 @@ def _rss_mib() -> float:
 
 
 def run_one(store_kind: str, path: str, batch_id: str, sample: int) -> dict[str, Any]:
-    from resolver.loader import load_batch
+    from resolver.loader import load_batch, open_plan
 
     out: dict[str, Any] = {"store": store_kind}
-    t0 = time.perf_counter()
-    batch = load_batch(path, batch_id)
-    out["parse"] = time.perf_counter() - t0
-    out["objects"] = len(batch.objects)
-    out["links"] = len(batch.links)
-    out["rss_parse"] = _rss_mib()
-    if store_kind == "floor":
+    if store_kind == "floor":  # the floor walks the batch in memory, as the memory store holds it
+        t0 = time.perf_counter()
+        batch = load_batch(path, batch_id)
+        out["parse"] = time.perf_counter() - t0
+        out["objects"] = len(batch.objects)
+        out["links"] = len(batch.links)
         t0 = time.perf_counter()
         touched = graphlib_walk(batch)
         out["walk"] = time.perf_counter() - t0
         out["touched"] = touched
         out["rss"] = _rss_mib()
         return out
+    t0 = time.perf_counter()
+    plan = open_plan(path, batch_id)  # pass 1: the whole file checked, nothing stored
+    out["parse"] = time.perf_counter() - t0
+    out["objects"] = plan.object_count
+    out["links"] = plan.link_count
+    out["rss_parse"] = _rss_mib()
 
     from resolver.adapters.simulate import SimulateAdapter
     from resolver.config import open_store
@@ -77,9 +88,9 @@ def run_one(store_kind: str, path: str, batch_id: str, sample: int) -> dict[str,
         if store_kind == "neo4j":
             store.ensure_schema()  # type: ignore[attr-defined]
         t0 = time.perf_counter()
-        store.load(batch)
+        store.load(plan)  # pass 2: the file read again, a chunk at a time
         out["load"] = time.perf_counter() - t0
-        del batch
+        del plan
         gc.collect()
         out["rss_load"] = _rss_mib()
         t0 = time.perf_counter()
@@ -190,8 +201,49 @@ def spawn(store_kind: str, path: Path, batch_id: str, sample: int) -> dict[str, 
     return result
 
 
+_CLI_RSS = """
+import json, resource, subprocess, sys
+p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+print(json.dumps({"code": p.returncode, "err": p.stderr[-500:],
+                  "rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+
+def cli_rss(path: Path, batch_id: str) -> dict[str, float]:
+    """Peak RSS (MiB) and wall time of ``resolver load FILE`` and of ``resolver run FILE``, each
+    the real command in a fresh process; the batch is deleted after each."""
+    from resolver.config import open_store
+
+    out: dict[str, float] = {}
+    resolver = [sys.executable, "-m", "resolver"]
+    for command in ("load", "run"):
+        cmd = [*resolver, command, str(path), "--batch-id", f"{batch_id}-{command}"]
+        t0 = time.perf_counter()
+        measured = [sys.executable, "-c", _CLI_RSS, *cmd]
+        proc = subprocess.run(measured, capture_output=True, text=True, check=False)
+        out[f"{command}_wall"] = time.perf_counter() - t0
+        result = json.loads(proc.stdout)
+        if result["code"] != 0:
+            problem = f"exit {result['code']}: {result['err']}"
+            raise SystemExit(f"resolver {command} {path.name} failed ({problem})")
+        out[f"{command}_rss"] = result["rss"]
+        store = open_store("neo4j")
+        try:
+            store.delete(f"{batch_id}-{command}")
+        finally:
+            store.close()
+    return out
+
+
 def sizes(text: str) -> list[int]:
-    return [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
+    """'10k,100000,1M' -> [10000, 100000, 1000000]."""
+    out = []
+    for item in text.replace("_", "").split(","):
+        item = item.strip()
+        if item:
+            scale = {"k": 1_000, "K": 1_000, "m": 1_000_000, "M": 1_000_000}.get(item[-1], 1)
+            out.append(int(item[:-1] if scale > 1 else item) * scale)
+    return out
 
 
 def fmt_n(n: int) -> str:
@@ -290,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
         "--sizes",
         type=sizes,
         default=[10_000, 100_000],
-        help="objects per batch for Neo4j and the floor (links = 2 x objects)",
+        help="objects per batch for Neo4j and the floor (links = 2 x objects); 10k, 1M allowed",
     )
     parser.add_argument(
         "--memory-sizes",
@@ -306,6 +358,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--warmup", type=int, default=30_000, help="objects in the untimed Neo4j run first (0: none)"
     )
+    parser.add_argument(
+        "--no-cli-rss",
+        dest="cli_rss",
+        action="store_false",
+        help="skip the client memory of the real 'resolver load' and 'resolver run' (Neo4j sizes)",
+    )
     parser.add_argument("--one", nargs=3, metavar=("STORE", "FILE", "BATCH_ID"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -319,6 +377,7 @@ def main(argv: list[str] | None = None) -> None:
     neo4j_sizes = [] if args.skip_neo4j else args.sizes
     all_sizes = sorted(set(args.sizes) | set(args.memory_sizes))
     rows: list[dict[str, Any]] = []
+    cli: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="resolver-bench-") as tmp:
         if neo4j_sizes and args.warmup > 0:
             path = Path(tmp) / "warmup.json"
@@ -348,6 +407,13 @@ def main(argv: list[str] | None = None) -> None:
                 r = spawn(store, path, batch_id, args.sample)
                 rows.append(r)
                 print(f"#   {store}: {r['wall']:.1f}s wall", file=sys.stderr, flush=True)
+            if n in neo4j_sizes and args.cli_rss:
+                cli[n] = cli_rss(path, f"bench-cli-{n}-{os.getpid()}")
+                print(
+                    f"#   resolver load / run: {cli[n]['load_wall']:.1f}s / {cli[n]['run_wall']:.1f}s wall",
+                    file=sys.stderr,
+                    flush=True,
+                )
             path.unlink()
 
     print(
@@ -364,6 +430,14 @@ def main(argv: list[str] | None = None) -> None:
     print()
     for line in ratios(rows):
         print(line)
+    if cli:
+        print()
+        print("Client peak RSS of the real command on Neo4j (simulate), each in a fresh process:")
+        for n, c in sorted(cli.items()):
+            print(
+                f"  {fmt_n(n)} objects + {fmt_n(2 * n)} links: resolver load FILE {c['load_rss']:,.0f} MiB "
+                f"({c['load_wall']:.1f} s), resolver run FILE {c['run_rss']:,.0f} MiB ({c['run_wall']:.1f} s)"
+            )
     profiled = [r for r in rows if r.get("profile")]
     if profiled:
         print()

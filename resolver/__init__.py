@@ -16,6 +16,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING, Any
+
 from .adapters import Accepted, Adapter, Created, Failed, ManualAdapter, SimulateAdapter, make_adapter
 from .client import ServiceClient, StoreClient
 from .engine import Answer, Engine, RetryPolicy, RunResult, resolve
@@ -37,7 +39,10 @@ from .errors import (
 from .loader import load_batch, read_batch
 from .models import Batch, BatchStatus, Claim, LinkSpec, ObjectSpec, Outcome, ReferenceSpec
 from .reporting import ItemResult
-from .store import GraphStore, MemoryStore, Progress
+from .store import GraphStore, Progress
+
+if TYPE_CHECKING:
+    from .store.memory import MemoryStore
 
 __all__ = [
     "Accepted",
@@ -82,3 +87,12 @@ __all__ = [
     "read_batch",
     "resolve",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # on first use: networkx (20 MiB) stays out of a process that works on Neo4j
+    if name == "MemoryStore":
+        from .store.memory import MemoryStore
+
+        return MemoryStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

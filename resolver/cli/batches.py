@@ -15,8 +15,9 @@ import click
 from ..adapters import make_adapter
 from ..engine import RetryPolicy, RunResult, resolve
 from ..errors import BatchLoadingError, UnknownBatchError, UsageError
-from ..loader import read_batch
+from ..loader import open_plan
 from ..models import Batch, Message
+from ..plan import LoadPlan
 from ..store.base import GraphStore
 from ..text import shown
 from .app import cli, current_store
@@ -35,12 +36,11 @@ __all__ = [
 ]
 
 
-def _load(path: str, batch_id: str | None, replace: bool, force: bool) -> tuple[Batch, list[Any]]:
-    batch, places = read_batch(path, batch_id)
+def _load(path: str, batch_id: str | None, replace: bool, force: bool) -> tuple[LoadPlan, list[Any]]:
+    plan = open_plan(path, batch_id)  # the whole file checked before anything is stored
     store = current_store()
-    store.load(batch, replace=replace, force=force, places=places)
-    assert batch.batchId is not None
-    return batch, store.validate(batch.batchId)
+    store.load(plan, replace=replace, force=force)
+    return plan, store.validate(plan.batch_id)
 
 
 def _print_id(batch_id: str) -> None:
@@ -65,14 +65,13 @@ def _report_errors(batch_id: str, errors: list[Any]) -> None:
 @click.option("--force", is_flag=True, help="With --replace: even while items of it are in flight.")
 def load(file: str, batch_id: str | None, replace: bool, force: bool) -> None:
     """Parse, store and validate a batch; prints its id. Exit 1 on validation errors."""
-    batch, errors = _load(file, batch_id, replace, force)
-    assert batch.batchId is not None
-    _print_id(batch.batchId)
+    plan, errors = _load(file, batch_id, replace, force)
+    _print_id(plan.batch_id)
     if errors:
-        _report_errors(batch.batchId, errors)
+        _report_errors(plan.batch_id, errors)
         sys.exit(1)
     click.echo(
-        f"loaded {len(batch.objects)} objects, {len(batch.links)} links into {current_store().name}: valid",
+        f"loaded {plan.object_count} objects, {plan.link_count} links into {current_store().name}: valid",
         err=True,
     )
 
@@ -161,9 +160,9 @@ def run(
     adapter = make_adapter(adapter_spec)  # a bad spec must fail before anything is stored
     store = current_store()
     if _is_file(store, target, as_file):
-        batch, errors = _load(target, batch_id, replace, force)
-        assert batch.batchId is not None
-        target = batch.batchId
+        plan, errors = _load(target, batch_id, replace, force)
+        target = plan.batch_id
+        del plan  # what the load kept goes before the run
         _print_id(target)
         if errors:
             adapter.close()

@@ -1,5 +1,5 @@
 """The HTTP API of ``resolver serve`` (docs/interface.md, "Service"): the FastAPI app factory and
-its routes. Every route is a thin layer over what the CLI does: ``read_batch`` + ``load`` +
+its routes. Every route is a thin layer over what the CLI does: ``open_plan`` + ``load`` +
 ``validate`` for a submitted batch, ``reporting`` for reports, ``status``, ``views`` and
 ``export`` for what it shows. Store work runs on the server's thread pool, never on the event
 loop; bodies are read on the loop, under the body limit, before anything of them is used.
@@ -33,7 +33,7 @@ from starlette.responses import Response
 from .. import __version__, reporting
 from ..errors import ResolverError, StoreUnavailableError, UnknownBatchError, UnknownItemError, UsageError
 from ..export import FORMATS, IMAGE_FORMATS, export
-from ..loader import read_batch
+from ..loader import open_plan
 from ..text import json_kind
 from ..views import MAX_GRAPH_NODES, ExplainLimits, explain, subgraph
 from .answers import CatchAll, error_response, install_handlers, json_response
@@ -235,20 +235,19 @@ def _load(runners: Runners, path: Path, zipped: bool, batch_id: str | None) -> d
     if zipped and not zipfile.is_zipfile(path):
         raise UsageError("request body: Content-Type says zip, but the body is not a zip archive")
     try:
-        batch, places = read_batch(path, batch_id)
+        plan = open_plan(path, batch_id)  # streamed, as the CLI reads a file: memory stays flat
     except UsageError as exc:
         # the CLI's line, naming the body instead of the temporary file it was spooled to
         message = str(exc).replace(str(path), "request body").replace("--batch-id", "batchId")
         raise UsageError(message) from None
-    assert batch.batchId is not None
     store = runners.store
-    store.load(batch, places=places)
-    errors = store.validate(batch.batchId)
+    store.load(plan)
+    errors = store.validate(plan.batch_id)
     if errors:
-        return {"batchId": batch.batchId, "status": "error", "errors": errors}
-    status = store.start(batch.batchId).status
-    runners.start(batch.batchId)
-    return {"batchId": batch.batchId, "status": status, "errors": []}
+        return {"batchId": plan.batch_id, "status": "error", "errors": errors}
+    status = store.start(plan.batch_id).status
+    runners.start(plan.batch_id)
+    return {"batchId": plan.batch_id, "status": status, "errors": []}
 
 
 def _record(runners: Runners, batch_id: str, kind: reporting.ReportKind, data: Any) -> dict[str, Any]:

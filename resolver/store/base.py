@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..models import (
     Batch,
@@ -39,6 +39,9 @@ __all__ = [
     "Progress",
     "Started",
 ]
+
+if TYPE_CHECKING:
+    from ..plan import LoadPlan
 
 ACTIVE = ("waiting", "ready", "creating")
 TERMINAL = ("complete", "failed", "blocked")
@@ -152,15 +155,16 @@ class GraphStore(Protocol):
     # -- loading --------------------------------------------------------------------------
     def load(
         self,
-        batch: Batch,
+        batch: Batch | LoadPlan,
         *,
         replace: bool = False,
         force: bool = False,
         places: Mapping[int, str] | None = None,
     ) -> None:
-        """Store the batch whole or not at all, leaving it 'validating' for ``validate``.
-        BatchExistsError unless ``replace``; BatchBusyError when another process is loading the
-        id, or (without ``force``) when the batch replaced has items in flight."""
+        """Store the batch (or a file's plan, read chunk by chunk) whole or not at all, leaving
+        it 'validating' for ``validate``. BatchExistsError unless ``replace``; BatchBusyError
+        when another process is loading the id, or (without ``force``) when the batch replaced
+        has items in flight."""
         ...
 
     def validate(self, batch_id: str) -> list[ValidationIssue]:

@@ -37,7 +37,8 @@ from ..models import (
     ParentRef,
     ValidationIssue,
 )
-from ..validation import find_cycles, issue, order_issues, plan_load
+from ..plan import LoadPlan, plan_load
+from ..validation import find_cycles, issue, order_issues
 from .base import REPORTED_ATTEMPTS, Failure, Finish, GraphReader, Progress, Started
 from .memory_graph import BatchGraph
 from .memory_reader import MemoryReader
@@ -73,80 +74,84 @@ class MemoryStore:
 
     def load(
         self,
-        batch: Batch,
+        batch: Batch | LoadPlan,
         *,
         replace: bool = False,
         force: bool = False,
         places: Mapping[int, str] | None = None,
     ) -> None:
-        assert batch.batchId is not None
+        plan = batch if isinstance(batch, LoadPlan) else plan_load(batch, places)
         with self._lock:
-            old = self._batches.get(batch.batchId)
+            old = self._batches.get(plan.batch_id)
             if old is not None and old.status != "validating":  # a load never validated is replaced
                 if not replace:
-                    raise BatchExistsError(batch.batchId)
+                    raise BatchExistsError(plan.batch_id)
                 busy = old.counts[("object", "creating")] + old.counts[("link", "creating")]
                 if busy and old.status == "processing" and not force:
-                    raise BatchBusyError(batch.batchId, _IN_FLIGHT.format(busy))
+                    raise BatchBusyError(plan.batch_id, _IN_FLIGHT.format(busy))
             gc_was_enabled = gc.isenabled()
             gc.disable()  # nothing built here is garbage: no collector passes over the growing graph
             try:
-                self._load(batch, places)
+                self._load(plan)
             finally:
                 if gc_was_enabled:
                     gc.enable()
 
-    def _load(self, batch: Batch, places: Mapping[int, str] | None) -> None:
-        assert batch.batchId is not None
-        plan = plan_load(batch, places)
+    def _load(self, plan: LoadPlan) -> None:
         graph = nx.MultiDiGraph()
         counts: Counter[tuple[str, str]] = Counter()
-        for row in plan.objects:
-            graph.add_node(
-                row["objectId"],
-                objectType=row["objectType"],
-                fields={} if row["fields"] == "{}" else json.loads(row["fields"]),
-                identifierIds=json.loads(row["identifierIds"]) if row["existing"] else None,
-                existing=row["existing"],
-                status=row["status"],
-                unmet=row["unmet"],
-                attempt=0,
-            )
-            counts[("object", row["status"])] += 1
+        ready: list[str] = []
+        for rows in plan.objects():
+            for row in rows:
+                graph.add_node(
+                    row["objectId"],
+                    objectType=row["objectType"],
+                    fields={} if row["fields"] == "{}" else json.loads(row["fields"]),
+                    identifierIds=json.loads(row["identifierIds"]) if row["existing"] else None,
+                    existing=row["existing"],
+                    status=row["status"],
+                    unmet=row["unmet"],
+                    attempt=0,
+                )
+                counts[("object", row["status"])] += 1
+                if row["status"] == "ready":
+                    ready.append(row["objectId"])
         ends = {}
         data: dict[str, dict[str, Any]] = {}
+        unresolved: list[dict[str, Any]] = []
         succ = graph._succ
-        for row in plan.links:
-            graph.add_edge(
-                row["childId"],
-                row["parentId"],
-                key=row["linkId"],
-                linkTag=row["linkTag"],
-                dependent=row["dependent"],
-                separate=row["separate"],
-                status="waiting",
-                attempt=0,
-                place=row["place"],
-                ord=row["ord"],
-            )
-            ends[row["linkId"]] = (row["childId"], row["parentId"])
-            data[row["linkId"]] = succ[row["childId"]][row["parentId"]][row["linkId"]]
-            counts[("link", "waiting")] += 1
-        for _ in plan.unresolved:
-            counts[("link", "waiting")] += 1
+        for links in plan.links():
+            for row in links.resolved:
+                graph.add_edge(
+                    row["childId"],
+                    row["parentId"],
+                    key=row["linkId"],
+                    linkTag=row["linkTag"],
+                    dependent=row["dependent"],
+                    separate=row["separate"],
+                    status="waiting",
+                    attempt=0,
+                    place=row["place"],
+                    ord=row["ord"],
+                )
+                ends[row["linkId"]] = (row["childId"], row["parentId"])
+                data[row["linkId"]] = succ[row["childId"]][row["parentId"]][row["linkId"]]
+                counts[("link", "waiting")] += 1
+            unresolved.extend(links.unresolved)
+            counts[("link", "waiting")] += len(links.unresolved)
         state = BatchGraph(
-            batch_id=batch.batchId,
+            batch_id=plan.batch_id,
             status="validating",
             graph=graph,
             link_ends=ends,
             link_data=data,
-            unresolved=plan.unresolved,
-            link_tags={row["linkTag"]: row for row in plan.link_tags},
-            references={r["referenceId"]: r["objectId"] for r in plan.references},
+            unresolved=unresolved,
+            link_tags={row["linkTag"]: row for rows in plan.link_tags() for row in rows},
+            references={r["referenceId"]: r["objectId"] for rows in plan.references() for r in rows},
             counts=counts,
         )
-        state.ready_objects.extend(r["objectId"] for r in plan.objects if r["status"] == "ready")
-        self._batches[batch.batchId] = state
+        state.ready_objects.extend(ready)
+        self._batches[plan.batch_id] = state
 
     def validate(self, batch_id: str) -> list[ValidationIssue]:
         with self._lock:
