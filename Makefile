@@ -47,7 +47,7 @@ demo-nats: install
 	$(RESOLVER) run $(EXAMPLE) --batch-id $(NATS_BATCH) --replace --adapter "$$RESOLVER_NATS_URL" \
 	  --dispatch-log out/demo-nats-dispatch.jsonl; \
 	kill -TERM $$w1 $$w2; wait $$w1 $$w2 || true; \
-	echo; $(RESOLVER) status $(NATS_BATCH)
+	echo; echo "$(RESOLVER) status $(NATS_BATCH)"; $(RESOLVER) status $(NATS_BATCH)
 
 lint: install
 	$(BIN)/ruff check resolver tests benchmarks

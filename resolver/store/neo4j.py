@@ -376,54 +376,7 @@ class Neo4jStore:
         generation: str | None = None,
     ) -> list[Claim]:
         until = time.time() + lease_seconds
-
-        def work(tx: neo4j.ManagedTransaction) -> list[Claim]:
-            out: list[Claim] = []
-            head = queries.run(tx, "claim_batch", batchId=batch_id)
-            if not head or (generation is not None and head[0]["gen"] != generation):
-                raise BatchReplacedError(batch_id) if generation is not None else UnknownBatchError(batch_id)
-            if head[0]["status"] != "processing":  # only a batch being processed gives out work
-                return out
-            for r in queries.rows(
-                tx, "claim_objects", batchId=batch_id, limit=limit, worker=worker, leaseUntil=until
-            ):
-                ids = _ids(r["identifierIds"])
-                if r["existing"]:
-                    out.append(Claim("object", r["objectId"], r["attempt"], None, ids))
-                    continue
-                parents: list[ParentRef] = [
-                    {
-                        "linkId": p["linkId"],
-                        "linkTag": p["linkTag"],
-                        "objectId": p["objectId"],
-                        "identifierIds": _ids(p["identifierIds"]),
-                    }
-                    for p in r["parents"]
-                ]
-                msg = messages.create_object(
-                    batch_id, r["objectId"], r["objectType"], json.loads(r["fields"]), parents
-                )
-                out.append(Claim("object", r["objectId"], r["attempt"], msg))
-            if len(out) < limit:
-                for r in queries.rows(
-                    tx,
-                    "claim_links",
-                    batchId=batch_id,
-                    limit=limit - len(out),
-                    worker=worker,
-                    leaseUntil=until,
-                ):
-                    link = messages.create_link(
-                        batch_id,
-                        r["linkId"],
-                        r["linkTag"],
-                        messages.link_end(r["childId"], _ids(r["childIds"])),
-                        messages.link_end(r["parentId"], _ids(r["parentIds"])),
-                    )
-                    out.append(Claim("link", r["linkId"], r["attempt"], link))
-            return out
-
-        return self._write(work)
+        return self._write(lambda tx: _claim(tx, batch_id, worker, limit, until, generation))
 
     def reclaim_expired(self, batch_id: str, *, now: float) -> int:
         return int(self._one("reclaim_expired", batchId=batch_id, now=now)[0]["reclaimed"])
@@ -630,6 +583,58 @@ def _visible(batch_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
         until = head["ownerUntil"]
         raise BatchLoadingError(batch_id, head["status"], alive=until is not None and until > time.time())
     return head
+
+
+def _claim(
+    tx: neo4j.ManagedTransaction,
+    batch_id: str,
+    worker: str,
+    limit: int,
+    until: float,
+    generation: str | None,
+) -> list[Claim]:
+    """Up to ``limit`` ready items for ``worker``, objects first, in the caller's transaction,
+    under the batch node's lock and its generation's fence."""
+    out: list[Claim] = []
+    head = queries.run(tx, "claim_batch", batchId=batch_id)
+    if not head or (generation is not None and head[0]["gen"] != generation):
+        raise BatchReplacedError(batch_id) if generation is not None else UnknownBatchError(batch_id)
+    if head[0]["status"] != "processing":  # only a batch being processed gives out work
+        return out
+    for r in queries.rows(
+        tx, "claim_objects", batchId=batch_id, limit=limit, worker=worker, leaseUntil=until
+    ):
+        ids = _ids(r["identifierIds"])
+        if r["existing"]:
+            out.append(Claim("object", r["objectId"], r["attempt"], None, ids))
+            continue
+        parents: list[ParentRef] = [
+            {
+                "linkId": p["linkId"],
+                "linkTag": p["linkTag"],
+                "objectId": p["objectId"],
+                "identifierIds": _ids(p["identifierIds"]),
+            }
+            for p in r["parents"]
+        ]
+        msg = messages.create_object(
+            batch_id, r["objectId"], r["objectType"], json.loads(r["fields"]), parents
+        )
+        out.append(Claim("object", r["objectId"], r["attempt"], msg))
+    if len(out) < limit:
+        rest = limit - len(out)
+        for r in queries.rows(
+            tx, "claim_links", batchId=batch_id, limit=rest, worker=worker, leaseUntil=until
+        ):
+            link = messages.create_link(
+                batch_id,
+                r["linkId"],
+                r["linkTag"],
+                messages.link_end(r["childId"], _ids(r["childIds"])),
+                messages.link_end(r["parentId"], _ids(r["parentIds"])),
+            )
+            out.append(Claim("link", r["linkId"], r["attempt"], link))
+    return out
 
 
 def _fail(
