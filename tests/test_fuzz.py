@@ -533,9 +533,10 @@ def cli_store(request: pytest.FixtureRequest) -> tuple[dict[str, str], GraphStor
 
 
 class Canary:
-    """A batch loaded before a fuzz run (Neo4j only), which must read back identically after it."""
+    """A batch loaded before a fuzz run (Neo4j only), which must read back identically after it:
+    through the CLI's `status --json --detail` given the CLI's environment, else the store's."""
 
-    def __init__(self, store: GraphStore, env: dict[str, str]) -> None:
+    def __init__(self, store: GraphStore, env: dict[str, str] | None) -> None:
         self.store, self.env = store, env
         self.batch_id = f"fz-canary-{uuid.uuid4().hex[:10]}"
         store.load(load_batch(EXAMPLE_FILES[0], batch_id=self.batch_id))
@@ -543,6 +544,8 @@ class Canary:
         self.before = self.read()
 
     def read(self) -> Any:
+        if self.env is None:
+            return self.store.status(self.batch_id, detail=True)
         result = run_cli("status", self.batch_id, "--json", "--detail", env=self.env)
         assert result.code == 0, result.err
         return result.json()

@@ -26,6 +26,11 @@ from .slow_service import SlowService
 
 pytestmark = pytest.mark.neo4j
 
+# Enough trials to meet every phase a load can die in (start-up, writing, validating, after) on
+# this 2-core machine within the suite's budget: each killed-load trial takes about 3 s.
+KILLED_LOADS = 7
+TWIN_LOADS = 7
+
 
 def _env(server: Server) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "RESOLVER_STORE"))}
@@ -84,7 +89,7 @@ def test_killed_loads_of_an_invalid_batch_dispatch_nothing(
     log = tmp_path / "pollers.jsonl"
     polls: list[int] = []
     try:
-        for trial in range(10):
+        for trial in range(KILLED_LOADS):
             done = threading.Event()
 
             def poll(done: threading.Event = done) -> None:
@@ -123,7 +128,7 @@ def test_concurrent_loads_of_one_id_leave_exactly_one_batch(
     write_batch(data, path)
     whole = {"Batch": 1, "PendingObject": 1500, "LinkTag": len(data["linkTags"])}
     whole["Reference"] = len(data["references"])
-    for trial in range(10):
+    for trial in range(TWIN_LOADS):
         batch_id = f"twin-{os.getpid()}-{trial}"
         try:
             procs = [_start("load", str(path), "--batch-id", batch_id, env=env) for _ in range(2)]
