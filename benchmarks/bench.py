@@ -57,7 +57,7 @@ def _rss_mib() -> float:
 
 
 def run_one(store_kind: str, path: str, batch_id: str, sample: int) -> dict[str, Any]:
-    from resolver.loader import load_batch, open_plan
+    from resolver.batchfile.loader import load_batch, open_plan
 
     out: dict[str, Any] = {"store": store_kind}
     if store_kind == "floor":  # the floor walks the batch in memory, as the memory store holds it

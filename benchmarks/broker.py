@@ -135,8 +135,8 @@ def _nats(tmp: Path) -> tuple[dict[str, str], Callable[[], None], int | None]:
 
 
 def _load(path: Path, batch_id: str) -> tuple[float, int, int]:
+    from resolver.batchfile.loader import load_batch
     from resolver.config import open_store
-    from resolver.loader import load_batch
 
     batch = load_batch(str(path), batch_id)
     store = open_store("neo4j")

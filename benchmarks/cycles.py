@@ -24,9 +24,9 @@ from typing import Any
 
 import neo4j
 
+from resolver.batchfile.loader import batch_from_dict
 from resolver.config import resolve_connection
 from resolver.generate import generate
-from resolver.loader import batch_from_dict
 from resolver.store.neo4j import Neo4jStore
 from resolver.store.queries import query
 from resolver.validation import find_cycles

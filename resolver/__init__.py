@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 from typing import TYPE_CHECKING, Any
 
 from .adapters import Accepted, Adapter, Created, Failed, ManualAdapter, SimulateAdapter, make_adapter
+from .batchfile.loader import load_batch, read_batch
 from .client import ServiceClient, StoreClient
 from .engine import Answer, Engine, RetryPolicy, RunResult, resolve
 from .errors import (
@@ -36,7 +37,6 @@ from .errors import (
     UnknownItemError,
     UsageError,
 )
-from .loader import load_batch, read_batch
 from .models import Batch, BatchStatus, Claim, LinkSpec, ObjectSpec, Outcome, ReferenceSpec
 from .reporting import ItemResult
 from .store import GraphStore, Progress

@@ -12,8 +12,8 @@ from array import array
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .batchfile.plan import LoadPlan, plan_load
 from .models import ValidationIssue
-from .plan import LoadPlan, plan_load
 
 __all__ = ["CODES", "LoadPlan", "find_cycles", "issue", "order_issues", "plan_load"]
 

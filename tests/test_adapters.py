@@ -22,9 +22,9 @@ from resolver.adapters.command import CommandAdapter
 from resolver.adapters.errors import PermanentError
 from resolver.adapters.http import HttpAdapter
 from resolver.adapters.python import PythonAdapter
+from resolver.batchfile.loader import load_batch
 from resolver.engine import RetryPolicy, resolve
 from resolver.errors import AdapterError
-from resolver.loader import load_batch
 from resolver.models import CreateLink, CreateObject
 from resolver.store.memory import MemoryStore
 from tests import adapter_peers

@@ -42,8 +42,8 @@ from resolver import reporting
 from resolver.adapters.brokers.nats import NatsAdapter
 from resolver.adapters.brokers.nats_wire import Streams
 from resolver.adapters.brokers.subjects import MAX_TOKEN, Subjects, header_token, route_token, token, untoken
+from resolver.batchfile.loader import batch_from_dict
 from resolver.generate import generate
-from resolver.loader import batch_from_dict
 from resolver.local import nats as local_nats
 from resolver.store.base import GraphStore
 from resolver.store.memory import MemoryStore

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from resolver.adapters import ManualAdapter
+from resolver.batchfile.loader import batch_from_dict
 from resolver.engine import resolve
 from resolver.export import LINK_STYLES, STATUS_COLORS
-from resolver.loader import batch_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

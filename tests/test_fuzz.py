@@ -32,9 +32,9 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from resolver.adapters import SimulateAdapter
+from resolver.batchfile.loader import batch_from_dict, load_batch
 from resolver.engine import resolve
 from resolver.errors import InputError, UnknownBatchError
-from resolver.loader import batch_from_dict, load_batch
 from resolver.models import Batch, Message
 from resolver.store.base import GraphStore
 from resolver.store.memory import MemoryStore

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from resolver.adapters.simulate import SimulateAdapter
+from resolver.batchfile.loader import batch_from_dict, load_batch
 from resolver.cli.generate import generate as generate_command
 from resolver.engine import resolve
 from resolver.generate import SHAPES, generate, stream_batch, write_batch
-from resolver.loader import batch_from_dict, load_batch
 from resolver.store.memory import MemoryStore
 
 N_OBJECTS, N_LINKS = 600, 1200

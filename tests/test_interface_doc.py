@@ -11,8 +11,8 @@ import click
 import pytest
 from pydantic import TypeAdapter
 
+from resolver.batchfile.loader import batch_from_dict
 from resolver.cli import cli
-from resolver.loader import batch_from_dict
 from resolver.models import BatchComplete, BatchStatus, CreateLink, CreateObject, ValidationIssue
 from resolver.reporting import parse_item
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from resolver.batchfile.limits import CappedReader
+from resolver.batchfile.loader import load_batch
 from resolver.errors import InputError, UnknownBatchError
-from resolver.limits import CappedReader
-from resolver.loader import load_batch
 from resolver.store.base import GraphStore
 
 from .conftest import ROOT, Server, run_cli

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from resolver.batchfile.loader import batch_from_dict
 from resolver.errors import UnknownBatchError
 from resolver.generate import generate
-from resolver.loader import batch_from_dict
 from resolver.store import neo4j as neo4j_module
 from resolver.store.base import GraphStore
 

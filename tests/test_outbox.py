@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from resolver.adapters import Created, Failed, ManualAdapter
+from resolver.batchfile.loader import load_batch
 from resolver.engine import RetryPolicy, resolve
-from resolver.loader import load_batch
 from resolver.models import Message
 from resolver.store.base import GraphStore
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from resolver.adapters import Created, Failed, ManualAdapter, SimulateAdapter
+from resolver.batchfile.loader import batch_from_dict, load_batch
 from resolver.engine import RetryPolicy, resolve
 from resolver.generate import generate
-from resolver.loader import batch_from_dict, load_batch
 from resolver.models import CreateLink, CreateObject, Message
 from resolver.store.base import GraphStore
 

@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from resolver.batchfile.loader import batch_from_dict
 from resolver.engine import resolve
-from resolver.loader import batch_from_dict
 from resolver.store.base import GraphStore
 from resolver.store.memory import MemoryStore
 

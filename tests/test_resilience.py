@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
+from resolver.batchfile.loader import batch_from_dict
 from resolver.generate import generate, write_batch
-from resolver.loader import batch_from_dict
 from resolver.local import neo4j as neo4j_local
 from resolver.store.neo4j import Neo4jStore
 

@@ -37,10 +37,10 @@ import pytest
 
 from resolver import ItemResult, NotAwaitingError, ServiceClient, StoreClient
 from resolver.adapters import ManualAdapter
+from resolver.batchfile.loader import batch_from_dict
 from resolver.engine import resolve
 from resolver.errors import ServiceError, ServiceUnavailableError, UnknownItemError
 from resolver.generate import generate
-from resolver.loader import batch_from_dict
 from resolver.reporting import ReportError
 from resolver.store.memory import MemoryStore
 from resolver.store.neo4j import Neo4jStore

@@ -13,9 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resolver import plan as plan_module
-from resolver import text_reader
-from resolver.batch_errors import (
+from resolver.batchfile import plan as plan_module
+from resolver.batchfile import text_reader
+from resolver.batchfile.loader import batch_from_dict, load_batch, open_plan
+from resolver.batchfile.plan import LoadPlan, plan_load
+from resolver.batchfile.problems import (
     BadInteger,
     BadNumber,
     DuplicateKey,
@@ -26,8 +28,6 @@ from resolver.batch_errors import (
 )
 from resolver.errors import InputError
 from resolver.generate import generate
-from resolver.loader import batch_from_dict, load_batch, open_plan
-from resolver.plan import LoadPlan, plan_load
 
 from .test_fuzz import EXAMPLE_DATA, JSON_VALUES
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from resolver.batchfile.loader import load_batch
 from resolver.errors import InputError
-from resolver.loader import load_batch
 
 from .conftest import Server, cli_env, run_cli
 

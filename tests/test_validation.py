@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from resolver.batchfile.loader import batch_from_dict
 from resolver.errors import BatchExistsError, BatchStateError
-from resolver.loader import batch_from_dict
 from resolver.store.base import GraphStore
 
 TAGS = {

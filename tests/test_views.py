@@ -24,9 +24,9 @@ from click.testing import CliRunner
 from resolver import export as graph_export
 from resolver import views
 from resolver.adapters import ManualAdapter
+from resolver.batchfile.loader import batch_from_dict
 from resolver.engine import resolve
 from resolver.errors import UnknownBatchError, UnknownItemError, UsageError
-from resolver.loader import batch_from_dict
 from resolver.local.browser import ALLOWLIST, browser_conf, read_asset
 from resolver.models import Batch
 from resolver.store.memory import MemoryStore

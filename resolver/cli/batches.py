@@ -13,11 +13,11 @@ from typing import IO, Any
 import click
 
 from ..adapters import make_adapter
+from ..batchfile.loader import open_plan
+from ..batchfile.plan import LoadPlan
 from ..engine import RetryPolicy, RunResult, resolve
 from ..errors import BatchLoadingError, UnknownBatchError, UsageError
-from ..loader import open_plan
 from ..models import Batch, Message
-from ..plan import LoadPlan
 from ..store.base import GraphStore
 from ..text import shown
 from .app import cli, current_store

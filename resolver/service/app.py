@@ -31,9 +31,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from .. import __version__, reporting
+from ..batchfile.loader import open_plan
 from ..errors import ResolverError, StoreUnavailableError, UnknownBatchError, UnknownItemError, UsageError
 from ..export import FORMATS, IMAGE_FORMATS, export
-from ..loader import open_plan
 from ..text import json_kind
 from ..views import MAX_GRAPH_NODES, ExplainLimits, explain, subgraph
 from .answers import CatchAll, error_response, install_handlers, json_response

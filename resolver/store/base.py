@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from ..plan import LoadPlan
+    from ..batchfile.plan import LoadPlan
 
 ACTIVE = ("waiting", "ready", "creating")
 TERMINAL = ("complete", "failed", "blocked")

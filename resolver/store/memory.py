@@ -18,6 +18,7 @@ from typing import Any
 import networkx as nx
 
 from .. import messages
+from ..batchfile.plan import LoadPlan, plan_load
 from ..errors import (
     BatchBusyError,
     BatchExistsError,
@@ -37,7 +38,6 @@ from ..models import (
     ParentRef,
     ValidationIssue,
 )
-from ..plan import LoadPlan, plan_load
 from ..validation import find_cycles, issue, order_issues
 from .base import REPORTED_ATTEMPTS, Failure, Finish, GraphReader, Progress, Started
 from .memory_graph import BatchGraph

@@ -24,6 +24,7 @@ import neo4j
 from neo4j import exceptions as neo4j_errors
 
 from .. import messages
+from ..batchfile.plan import LoadPlan, plan_load
 from ..errors import (
     BatchBusyError,
     BatchExistsError,
@@ -45,7 +46,6 @@ from ..models import (
     ParentRef,
     ValidationIssue,
 )
-from ..plan import LoadPlan, plan_load
 from ..validation import find_cycles, issue, order_issues
 from . import queries
 from .base import REPORTED_ATTEMPTS, Failure, Finish, GraphReader, Progress, Started

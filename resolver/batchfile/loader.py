@@ -18,11 +18,11 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from .batch_errors import encodable, problem
-from .errors import InputError
+from ..errors import InputError
+from ..models import Batch, Id
 from .limits import limits, regular_file_problem
-from .models import Batch, Id
 from .plan import LoadPlan, check, new_batch_id
+from .problems import encodable, problem
 from .sources import START, BatchSource, DictSource
 
 __all__ = ["batch_from_dict", "load_batch", "new_batch_id", "open_plan", "open_source", "read_batch"]

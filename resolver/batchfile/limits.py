@@ -17,7 +17,7 @@ import stat
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from .errors import InputError, UsageError
+from ..errors import InputError, UsageError
 
 __all__ = ["CappedReader", "Limits", "grew_past", "limits", "open_regular", "regular_file_problem", "too_big"]
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from typing import Protocol
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["CHUNK", "ByteReader", "Utf8Chunks", "csv_lines"]
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .text import json_kind, shown
+from ..text import json_kind, shown
 
 __all__ = [
     "INT_DIGITS",

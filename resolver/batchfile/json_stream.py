@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from json.scanner import make_scanner
 from typing import Any, NoReturn
 
-from .batch_errors import (
+from ..errors import InputError
+from .problems import (
     SURROGATE_ESCAPE,
     BadInteger,
     BadNumber,
@@ -27,7 +28,6 @@ from .batch_errors import (
     finite,
     no_constant,
 )
-from .errors import InputError
 from .text_reader import Utf8Chunks
 
 __all__ = ["JsonStream", "ValueProblem", "checking_decoder", "plain_decoder"]
@@ -53,7 +53,7 @@ class ValueProblem(Exception):
 
 
 def checking_decoder() -> json.JSONDecoder:
-    from .batch_errors import strict_pairs
+    from .problems import strict_pairs
 
     return json.JSONDecoder(
         object_pairs_hook=strict_pairs, parse_constant=no_constant, parse_float=finite, parse_int=check_int

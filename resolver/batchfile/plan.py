@@ -29,9 +29,9 @@ from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
-from .batch_errors import ident, place, problem
-from .errors import InputError
-from .models import Batch, LinkSpec, LinkTagSpec, ObjectSpec, ReferenceSpec
+from ..errors import InputError
+from ..models import Batch, LinkSpec, LinkTagSpec, ObjectSpec, ReferenceSpec
+from .problems import ident, place, problem
 from .sources import START, WHOLE, BatchSource, Element, ModelSource, elements
 
 __all__ = ["CHUNK", "LinkRows", "LoadPlan", "check", "new_batch_id", "plan_load"]

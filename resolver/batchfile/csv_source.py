@@ -26,7 +26,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .batch_errors import (
+from ..errors import InputError
+from ..text import shown
+from .limits import CappedReader, Limits, grew_past, open_regular, too_big
+from .problems import (
     SURROGATE_ESCAPE,
     BadInteger,
     BadNumber,
@@ -35,10 +38,7 @@ from .batch_errors import (
     lone_surrogate,
     surrogate_problem,
 )
-from .errors import InputError
-from .limits import CappedReader, Limits, grew_past, open_regular, too_big
 from .sources import START, Element, Item
-from .text import shown
 from .text_reader import ByteReader, Utf8Chunks, csv_lines
 
 __all__ = ["CSV_FILES", "CsvSource"]

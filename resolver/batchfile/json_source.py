@@ -12,12 +12,12 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .batch_errors import encodable, ident, lone_surrogate, place, printable, surrogate_problem
-from .errors import InputError
+from ..errors import InputError
+from ..text import json_kind
 from .json_stream import JsonStream, ValueProblem, checking_decoder, plain_decoder
 from .limits import CappedReader, Limits, open_regular
+from .problems import encodable, ident, lone_surrogate, place, printable, surrogate_problem
 from .sources import LIST_SECTIONS, START, WHOLE, Element, Item
-from .text import json_kind
 from .text_reader import Utf8Chunks
 
 __all__ = ["JsonFileSource"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, Protocol
 
-from .errors import InputError
-from .text import json_kind
+from ..errors import InputError
+from ..text import json_kind
 
 __all__ = [
     "LIST_SECTIONS",
