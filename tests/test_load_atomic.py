@@ -9,7 +9,7 @@ import pytest
 from resolver.batchfile.loader import batch_from_dict
 from resolver.errors import UnknownBatchError
 from resolver.generate import generate
-from resolver.store import neo4j as neo4j_module
+from resolver.store import neo4j_load as neo4j_module
 from resolver.store.base import GraphStore
 
 

@@ -1,4 +1,4 @@
-"""The Neo4j store: the only module that imports the driver.
+"""The Neo4j store; with its loads (`neo4j_load`) and its reader, the only code that uses the driver.
 
 Every query is a named file in ``cypher/``; every value travels as a parameter. Writes run in
 managed transactions (retried on transient errors), so each transaction function is idempotent:
@@ -9,14 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
-import threading
 import time
-import uuid
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -27,7 +21,6 @@ from .. import messages
 from ..batchfile.plan import LoadPlan, plan_load
 from ..errors import (
     BatchBusyError,
-    BatchExistsError,
     BatchLoadingError,
     BatchReplacedError,
     BatchStateError,
@@ -49,6 +42,7 @@ from ..models import (
 from ..validation import find_cycles, issue, order_issues
 from . import queries
 from .base import REPORTED_ATTEMPTS, Failure, Finish, GraphReader, Progress, Started
+from .neo4j_load import StagedLoads
 from .neo4j_reader import Neo4jReader
 from .queries import query
 
@@ -59,17 +53,6 @@ T = TypeVar("T")
 # The driver logs each retried transaction as a multi-line warning on stderr; retries are its
 # job and ours to bound, and the CLI's contract is one readable line per error.
 logging.getLogger("neo4j").addHandler(logging.NullHandler())
-LOAD_CHUNK = 10_000
-LOAD_WRITERS = 2
-# A load holds its batch id with a lease it renews while it works: a load that died is taken
-# over once the lease ran out (at once when its process is gone from this host).
-LOAD_LEASE = 30.0
-LOAD_HEARTBEAT = 5.0
-_BUSY = "is being loaded by another process; try again once it is done"
-_IN_FLIGHT = (
-    "is being processed: {} item(s) are in flight (dispatched, awaiting their service); "
-    "--force replaces it anyway (their answers will then change nothing)"
-)
 
 
 class Neo4jStore:
@@ -99,6 +82,7 @@ class Neo4jStore:
             raise StoreUnavailableError(f"bad Neo4j URI {uri!r}: {exc}") from None
         self._schema_ready = False
         self._version = ""
+        self._loads = StagedLoads(self._write)
         self._loading: dict[str, str] = {}  # batch id -> the owner token of this store's load
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -179,132 +163,14 @@ class Neo4jStore:
         written, and a load that died is taken over by the next load of that id. A plan is read
         a chunk at a time, so memory holds a few chunks, never the batch."""
         plan = batch if isinstance(batch, LoadPlan) else plan_load(batch, places)
-        batch_id = plan.batch_id
-        owner = self._claim_id(
-            batch_id,
-            replace=replace,
-            force=force,
-            objectCount=plan.object_count,
-            linkCount=plan.link_count,
-        )
-        # The chunks of one stage are written side by side: the server runs a transaction on one
-        # core, and a second writer keeps the other busy (load took 8.6 s instead of 12.6 s at
-        # 100k objects). The stages stay in order: links match the objects written before them.
-        hold = self._hold(batch_id, owner)
-        pool = ThreadPoolExecutor(LOAD_WRITERS, thread_name_prefix="resolver-load")
-        writer = _Writer(pool, self._write, batch_id)
-        try:
-            for chunk in plan.link_tags():
-                writer.add("load_link_tags", chunk)
-            writer.stage_done()
-            for chunk in plan.objects():
-                # rows as lists: smaller on the wire and cheaper to pack than maps (see the .cypher files)
-                writer.add(
-                    "load_objects",
-                    [
-                        [
-                            r["objectId"],
-                            r["objectType"],
-                            r["fields"],
-                            r["identifierIds"],
-                            r["existing"],
-                            r["unmet"],
-                            r["status"],
-                            r["ord"],
-                        ]
-                        for r in chunk
-                    ],
-                )
-            writer.stage_done()
-            for chunk in plan.references():
-                writer.add("load_references", chunk)
-            writer.stage_done()
-            named = plan.source_names_places  # else a link's place is its ord: not stored
-            for links in plan.links():
-                dependent, independent = [], []
-                for r in links.resolved:
-                    given = r["place"] if named else None
-                    if r["dependent"]:
-                        dependent.append(
-                            [
-                                r["childId"],
-                                r["parentId"],
-                                r["linkId"],
-                                r["linkTag"],
-                                r["separate"],
-                                r["ord"],
-                                given,
-                            ]
-                        )
-                    else:
-                        independent.append(
-                            [r["childId"], r["parentId"], r["linkId"], r["linkTag"], r["ord"], given]
-                        )
-                writer.add("load_dependent", dependent)
-                writer.add("load_independent", independent)
-                writer.add("load_unresolved", links.unresolved)
-            writer.stage_done()
-            moved = self._one(
-                "batch_set_status", batchId=batch_id, owner=owner, **{"from": ["loading"]}, to="validating"
-            )
-            if not moved:
-                raise BatchBusyError(batch_id, "was taken over by another load while this one wrote it")
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)  # nothing may land after the delete
-            hold.close()
-            self._delete_owned(batch_id, owner)
-            raise
-        finally:
-            pool.shutdown(wait=True)
-            hold.close()
-        self._loading[batch_id] = owner
-
-    def _claim_id(self, batch_id: str, *, replace: bool, force: bool, **counts: int) -> str:
-        """Make this load the owner of the id: create the batch node, or take it over from a
-        finished batch (``replace``) or from a load that died. Returns the owner token."""
-        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
-        fresh = {"gen": uuid.uuid4().hex, "owner": owner, "until": time.time() + LOAD_LEASE, **counts}
-        found = self._one("batch_exists", batchId=batch_id)
-        if not found:
-            try:
-                self._one("batch_create", batchId=batch_id, **fresh)
-            except neo4j_errors.ConstraintError:  # another load created it a moment ago
-                raise BatchBusyError(batch_id, _BUSY) from None
-            return owner
-        head = found[0]
-        if head["status"] in ("loading", "validating"):
-            if _load_alive(head["owner"], head["ownerUntil"]):
-                raise BatchBusyError(batch_id, _BUSY)
-        elif not replace:
-            raise BatchExistsError(batch_id)
-        elif head["status"] == "processing" and head["inFlight"] and not force:
-            raise BatchBusyError(batch_id, _IN_FLIGHT.format(head["inFlight"]))
-        if not self._one("batch_take", batchId=batch_id, oldGen=head["gen"], **fresh):
-            raise BatchBusyError(batch_id, _BUSY)  # another load took it first
-        self._delete_items(batch_id)
-        return owner
-
-    def _hold(self, batch_id: str, owner: str) -> _Hold:
-        return _Hold(
-            lambda: self._one(
-                "batch_heartbeat", batchId=batch_id, owner=owner, until=time.time() + LOAD_LEASE
-            )
-        )
-
-    def _delete_owned(self, batch_id: str, owner: str) -> None:
-        """A failed load takes back what it wrote, while the id is still its own."""
-        if self._one("batch_heartbeat", batchId=batch_id, owner=owner, until=time.time() + LOAD_LEASE)[0][
-            "held"
-        ]:
-            self._delete_items(batch_id)
-            self._one("delete_batch_node", batchId=batch_id, owner=owner)
+        self._loading[plan.batch_id] = self._loads.write(plan, replace=replace, force=force)
 
     def validate(self, batch_id: str) -> list[ValidationIssue]:
         owner = self._loading.pop(batch_id, None)
         if owner is None:
             self.batch_status(batch_id)  # not this store's load: an existing batch, checked again
             return self._validate(batch_id, None)
-        hold = self._hold(batch_id, owner)
+        hold = self._loads.hold(batch_id, owner)
         try:
             return self._validate(batch_id, owner)
         finally:
@@ -344,12 +210,8 @@ class Neo4jStore:
             raise BatchBusyError(batch_id, "was taken over by another load while this one validated it")
         return errors
 
-    def _delete_items(self, batch_id: str) -> None:
-        while self._one("delete_batch_chunk", batchId=batch_id, limit=LOAD_CHUNK)[0]["deleted"]:
-            pass
-
     def delete(self, batch_id: str) -> bool:
-        self._delete_items(batch_id)
+        self._loads.delete_items(batch_id)
         return bool(self._one("delete_batch_node", batchId=batch_id, owner=None)[0]["deleted"])
 
     def batch_status(self, batch_id: str) -> str:
@@ -536,43 +398,6 @@ class Neo4jStore:
             yield Neo4jReader(tx, batch_id)
 
 
-class _Hold:
-    """Renews a load's hold on its batch id every LOAD_HEARTBEAT seconds until closed."""
-
-    def __init__(self, renew: Callable[[], object]) -> None:
-        self._stop = threading.Event()
-        self._renew = renew
-        self._thread = threading.Thread(target=self._run, name="resolver-load-hold", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(LOAD_HEARTBEAT):
-            try:
-                self._renew()
-            except Exception:  # a missed beat only shortens the hold; the load itself reports errors
-                logging.getLogger(__name__).debug("load heartbeat failed", exc_info=True)
-
-    def close(self) -> None:
-        self._stop.set()
-
-
-def _load_alive(owner: str | None, until: float | None) -> bool:
-    """Whether the load that owns a batch may still be at work: its lease runs, and, when it
-    runs on this host, its process is there."""
-    if not owner or until is None or until < time.time():
-        return False
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid():
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-    return True
-
-
 def _visible(batch_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The batch's head, for any command but its own load: UnknownBatchError, or
     BatchLoadingError while a load owns it (or died before it was done)."""
@@ -662,41 +487,6 @@ def _fail(
             below = queries.run(tx, "block_dependents", batchId=batch_id, ids=frontier, root=item_id)
             frontier = [r["objectId"] for r in below]
     return messages.settled(kind, item_id, before, after if before == "creating" else "failed")
-
-
-def _loader(name: str, batch_id: str, rows: Sequence[Any]) -> Callable[[neo4j.ManagedTransaction], Any]:
-    return lambda tx: queries.run(tx, name, batchId=batch_id, rows=rows)
-
-
-class _Writer:
-    """Rows of each query gathered into LOAD_CHUNK-row transactions, written by the pool with
-    at most LOAD_WRITERS in flight, so the reader is never far ahead of the server."""
-
-    def __init__(self, pool: ThreadPoolExecutor, write: Callable[[Any], Any], batch_id: str) -> None:
-        self._pool, self._write, self._batch_id = pool, write, batch_id
-        self._rows: dict[str, list[Any]] = {}
-        self._pending: deque[Future[Any]] = deque()
-
-    def add(self, name: str, rows: Sequence[Any]) -> None:
-        buffer = self._rows.setdefault(name, [])
-        buffer.extend(rows)
-        while len(buffer) >= LOAD_CHUNK:
-            self._submit(name, buffer[:LOAD_CHUNK])
-            del buffer[:LOAD_CHUNK]
-
-    def _submit(self, name: str, rows: list[Any]) -> None:
-        self._pending.append(self._pool.submit(self._write, _loader(name, self._batch_id, rows)))
-        while len(self._pending) > LOAD_WRITERS:
-            self._pending.popleft().result()
-
-    def stage_done(self) -> None:
-        """Everything gathered written, and every write finished: the next stage may rely on it."""
-        for name, buffer in self._rows.items():
-            if buffer:
-                self._submit(name, buffer)
-        self._rows = {}
-        while self._pending:
-            self._pending.popleft().result()
 
 
 def _statements(text: str) -> list[str]:
