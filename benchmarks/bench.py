@@ -141,8 +141,8 @@ def graphlib_walk(batch: Any) -> int:
 
 
 def profile_completion(store: Any, batch_id: str, sample: int) -> dict[str, Any]:
-    """PROFILE claim_objects, then complete_objects + release_links + release_children on what
-    it claimed, all in one transaction that is rolled back: db hits per item."""
+    """PROFILE claim_objects, then complete_objects on what it claimed, in one transaction that
+    is rolled back: db hits per item."""
     from resolver.store.queries import query
 
     def hits(plan: dict[str, Any]) -> int:
@@ -171,11 +171,10 @@ def profile_completion(store: Any, batch_id: str, sample: int) -> dict[str, Any]
             ids = [r["objectId"] for r in claimed]
             items = [{"objectId": i, "identifierIds": json.dumps({"id": f"sim-{i}"})} for i in ids]
             per_query = {}
-            _, per_query["complete_objects"] = profiled(tx, "complete_objects", batchId=batch_id, items=items)
-            # (a complete_objects that releases links and children itself needs no follow-up)
-            if "DEPENDS_ON" not in query("complete_objects").text:
-                for name in ("release_links", "release_children"):
-                    _, per_query[name] = profiled(tx, name, batchId=batch_id, ids=ids)
+            # complete_objects releases the links and children itself: nothing follows it
+            _, per_query["complete_objects"] = profiled(
+                tx, "complete_objects", batchId=batch_id, items=items, worker="bench-profile"
+            )
         finally:
             tx.rollback()
     n = max(1, len(ids))

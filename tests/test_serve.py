@@ -715,3 +715,15 @@ def test_resume_takes_only_the_prefixes_it_is_given() -> None:
     finally:
         runners.close(5)
     assert store.batch_status("theirs-1") == "loaded"
+
+
+def test_the_cli_starts_without_the_service_and_shows_its_real_body_limit() -> None:
+    """The CLI imports FastAPI and uvicorn only for `serve`, so `serve --help` shows the
+    service's default body limit in words: they must agree."""
+    from resolver.cli.serve import MAX_BODY_SHOWN
+    from resolver.service import DEFAULT_MAX_BODY
+
+    assert divmod(DEFAULT_MAX_BODY, 2**20) == (int(MAX_BODY_SHOWN.removesuffix(" MiB")), 0)
+    probe = "import sys, resolver.cli; print(sorted({'fastapi', 'uvicorn'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
