@@ -193,30 +193,30 @@ def test_default_home_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_ports_json_round_trip_and_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = _fake_installed(tmp_path)
-    assert neo4j_local._choose_ports(home, None, None) == (7687, 7474)
+    assert neo4j_local.PORTS.choose(home, None, None) == (7687, 7474)
     (home / "ports.json").write_text(json.dumps({"bolt": 17001, "http": 17002}))
     server = status(home)
     assert server is not None
     assert (server.bolt_port, server.http_port) == (17001, 17002)
     assert server.uri == "bolt://127.0.0.1:17001"
     assert server.browser_url == "http://127.0.0.1:17002/browser/"
-    assert neo4j_local._choose_ports(home, None, None) == (17001, 17002)  # remembered
+    assert neo4j_local.PORTS.choose(home, None, None) == (17001, 17002)  # remembered
 
     monkeypatch.setenv("RESOLVER_NEO4J_BOLT_PORT", "17011")
-    assert neo4j_local._choose_ports(home, None, None) == (17011, 17002)  # env beats remembered
-    assert neo4j_local._choose_ports(home, 17021, 17022) == (17021, 17022)  # arguments beat env
+    assert neo4j_local.PORTS.choose(home, None, None) == (17011, 17002)  # env beats remembered
+    assert neo4j_local.PORTS.choose(home, 17021, 17022) == (17021, 17022)  # arguments beat env
     status_after = status(home)
     assert status_after is not None and status_after.bolt_port == 17001  # status reports the saved one
 
     monkeypatch.setenv("RESOLVER_NEO4J_BOLT_PORT", "seven")
     with pytest.raises(LocalNeo4jError, match="RESOLVER_NEO4J_BOLT_PORT"):
-        neo4j_local._choose_ports(home, None, None)
+        neo4j_local.PORTS.choose(home, None, None)
     with pytest.raises(LocalNeo4jError, match="must differ"):
-        neo4j_local._choose_ports(home, 17030, 17030)
+        neo4j_local.PORTS.choose(home, 17030, 17030)
 
     (home / "ports.json").write_text("{not json")
     monkeypatch.delenv("RESOLVER_NEO4J_BOLT_PORT")
-    assert neo4j_local._choose_ports(home, None, None) == (7687, 7474)
+    assert neo4j_local.PORTS.choose(home, None, None) == (7687, 7474)
 
 
 def test_missing_maven_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,6 +26,7 @@ from subprocess import DEVNULL, STDOUT
 
 from ..errors import LocalNatsError
 from .process import (
+    Ports,
     file_lock,
     live_pid,
     make_private,
@@ -39,6 +40,7 @@ from .process import (
 __all__ = [
     "DEFAULT_MONITOR_PORT",
     "DEFAULT_PORT",
+    "PORTS",
     "LocalNats",
     "LocalNatsError",
     "default_home",
@@ -62,7 +64,12 @@ _CONSOLE = "logs/console.log"
 _DIRS = ("jetstream", "logs", "run")
 _PORT_ENV = {"port": "RESOLVER_NATS_PORT", "monitor": "RESOLVER_NATS_MONITOR_PORT"}
 _PORT_OPTION = {"port": "--port", "monitor": "--monitor-port"}
-_DEFAULT_PORTS = {"port": DEFAULT_PORT, "monitor": DEFAULT_MONITOR_PORT}
+PORTS = Ports(
+    env=_PORT_ENV,
+    defaults={"port": DEFAULT_PORT, "monitor": DEFAULT_MONITOR_PORT},
+    labels={"port": "client port", "monitor": "monitoring port"},
+    error=LocalNatsError,
+)
 # Caps, so that a runaway test fills neither memory nor the disk; far above what a batch needs.
 _MAX_MEMORY_STORE = 256 * 1024**2
 _MAX_FILE_STORE = 4 * 1024**3
@@ -135,7 +142,7 @@ def start(
             return current
         binary = _binary()
         version = _version(binary)
-        client, monitor = _choose_ports(home, port, monitor_port)
+        client, monitor = PORTS.choose(home, port, monitor_port)
         for kind, number in (("port", client), ("monitor", monitor)):
             if port_open(number):
                 what = "client" if kind == "port" else "monitoring"
@@ -144,7 +151,7 @@ def start(
                     f"pick another with {_PORT_OPTION[kind]} or {_PORT_ENV[kind]}"
                 )
         user, password = _read_credentials(home) or _new_credentials(home, echo)
-        write_private(home / "ports.json", json.dumps({"port": client, "monitor": monitor}) + "\n")
+        PORTS.save(home, client, monitor)
         conf = _write_conf(home, client, monitor, user, password)
         make_private(home)
         console = home / _CONSOLE
@@ -206,8 +213,7 @@ def status(home: Path | None = None) -> LocalNats | None:
     credentials = _read_credentials(home)
     if credentials is None:
         return None
-    saved = _read_ports(home)
-    client, monitor = (saved.get(k) or _env_port(k) or _DEFAULT_PORTS[k] for k in ("port", "monitor"))
+    client, monitor = PORTS.last(home)
     version = read_text(home / _VERSION_FILE) or "unknown"
     return LocalNats(home, client, monitor, *credentials, _live_pid(home), version)
 
@@ -320,34 +326,6 @@ def _make_dirs(home: Path) -> None:
     for name in _DIRS:
         (home / name).mkdir(exist_ok=True, mode=0o700)
         os.chmod(home / name, 0o700)
-
-
-def _choose_ports(home: Path, client: int | None, monitor: int | None) -> tuple[int, int]:
-    # An explicit argument beats the environment, which beats the ports of the last start.
-    saved = _read_ports(home)
-    c, m = (
-        given or _env_port(k) or saved.get(k) or _DEFAULT_PORTS[k]
-        for given, k in ((client, "port"), (monitor, "monitor"))
-    )
-    if not (0 < c < 65536 and 0 < m < 65536) or c == m:
-        raise LocalNatsError(f"client port {c} and monitoring port {m} must differ and lie in 1-65535")
-    return c, m
-
-
-def _env_port(kind: str) -> int | None:
-    raw = os.environ.get(_PORT_ENV[kind], "").strip()
-    if raw and not raw.isdigit():
-        raise LocalNatsError(f"{_PORT_ENV[kind]} must be a port number, not {raw!r}")
-    return int(raw) if raw else None
-
-
-def _read_ports(home: Path) -> dict[str, int]:
-    # Missing or hand-mangled: fall back to the environment and the defaults.
-    try:
-        data = json.loads((home / "ports.json").read_text(encoding="utf-8"))
-        return {k: int(v) for k, v in data.items() if k in _DEFAULT_PORTS}
-    except (OSError, ValueError, TypeError, AttributeError):
-        return {}
 
 
 def _healthy(monitor: int) -> bool:

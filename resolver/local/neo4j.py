@@ -10,7 +10,6 @@ Expected failures raise ``LocalNeo4jError`` with a one-line message.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import secrets
@@ -23,12 +22,13 @@ from pathlib import Path
 from subprocess import DEVNULL, PIPE, STDOUT
 
 from ..errors import LocalNeo4jError
-from .process import file_lock, live_pid, make_private, pid_alive, terminate, write_private
+from .process import Ports, file_lock, live_pid, make_private, pid_alive, terminate, write_private
 from .process import port_open as _port_open
 from .process import read_text as _read
 
 __all__ = [
     "NEO4J_VERSION",
+    "PORTS",
     "LocalNeo4jError",
     "LocalServer",
     "default_home",
@@ -63,7 +63,12 @@ _PID_FILE = "run/resolver-neo4j.pid"
 _DIRS = ("conf", "data", "logs", "run", "import", "plugins")
 _PRIVATE = ("data", "logs", "run")
 _PORT_ENV = {"bolt": "RESOLVER_NEO4J_BOLT_PORT", "http": "RESOLVER_NEO4J_HTTP_PORT"}
-_DEFAULT_PORTS = {"bolt": DEFAULT_BOLT_PORT, "http": DEFAULT_HTTP_PORT}
+PORTS = Ports(
+    env=_PORT_ENV,
+    defaults={"bolt": DEFAULT_BOLT_PORT, "http": DEFAULT_HTTP_PORT},
+    labels={"bolt": "Bolt port", "http": "HTTP port"},
+    error=LocalNeo4jError,
+)
 
 
 @dataclass(frozen=True)
@@ -129,14 +134,14 @@ def start(
             return current
         _install(home, echo)
         java = _java()
-        bolt, http = _choose_ports(home, bolt_port, http_port)
+        bolt, http = PORTS.choose(home, bolt_port, http_port)
         for name, port in (("bolt", bolt), ("http", http)):
             if _port_open(port):
                 raise LocalNeo4jError(
                     f"{name} port {port} on 127.0.0.1 is already in use; "
                     f"pick another with --{name}-port or {_PORT_ENV[name]}"
                 )
-        (home / "ports.json").write_text(json.dumps({"bolt": bolt, "http": http}) + "\n")
+        PORTS.save(home, bolt, http)
         conf = _write_conf(home, bolt, http, extra_conf or {})
         log = home / "logs" / "console.log"
         if log.exists():
@@ -193,8 +198,7 @@ def status(home: Path | None = None) -> LocalServer | None:
     version = _read(home / _MARKER)
     if not version or not (home / "password").is_file():
         return None
-    saved = _read_ports(home)
-    bolt, http = (saved.get(k) or _env_port(k) or _DEFAULT_PORTS[k] for k in ("bolt", "http"))
+    bolt, http = PORTS.last(home)
     return LocalServer(home, bolt, http, _read(home / "password"), version, _live_pid(home))
 
 
@@ -218,7 +222,7 @@ def _install(home: Path, echo: Callable[[str], None]) -> None:
             f"restore the file, or delete {home / 'data'} to start from an empty database"
         )
     java = _java()
-    _write_conf(home, *_choose_ports(home, None, None), {})  # the admin tool reads data dir from it
+    _write_conf(home, *PORTS.choose(home, None, None), {})  # the admin tool reads data dir from it
     password = secrets.token_urlsafe(18)
     while password.startswith("-"):  # the admin tool would take it for an option
         password = secrets.token_urlsafe(18)
@@ -333,33 +337,6 @@ def _heap_flags(settings: Mapping[str, str]) -> list[str]:
         for key, flag in (("initial_size", "-Xms"), ("max_size", "-Xmx"))
         if key in sizes
     ]
-
-
-def _choose_ports(home: Path, bolt: int | None, http: int | None) -> tuple[int, int]:
-    # An explicit argument beats the environment, which beats the ports of the last start.
-    saved = _read_ports(home)
-    b, h = (
-        given or _env_port(k) or saved.get(k) or _DEFAULT_PORTS[k]
-        for given, k in ((bolt, "bolt"), (http, "http"))
-    )
-    if not (0 < b < 65536 and 0 < h < 65536) or b == h:
-        raise LocalNeo4jError(f"Bolt port {b} and HTTP port {h} must differ and lie in 1-65535")
-    return b, h
-
-
-def _env_port(kind: str) -> int | None:
-    raw = os.environ.get(_PORT_ENV[kind], "").strip()
-    if raw and not raw.isdigit():
-        raise LocalNeo4jError(f"{_PORT_ENV[kind]} must be a port number, not {raw!r}")
-    return int(raw) if raw else None
-
-
-def _read_ports(home: Path) -> dict[str, int]:
-    # Missing or hand-mangled: fall back to the environment and the defaults.
-    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-        data = json.loads((home / "ports.json").read_text(encoding="utf-8"))
-        return {k: int(v) for k, v in data.items() if k in _DEFAULT_PORTS}
-    return {}
 
 
 def _wait_ready(

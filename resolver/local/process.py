@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import LocalServerError
+
 __all__ = [
+    "Ports",
     "file_lock",
     "live_pid",
     "make_private",
@@ -122,3 +127,47 @@ def make_private(folder: Path) -> None:
             path = os.path.join(root, name)
             if not os.path.islink(path):
                 os.chmod(path, 0o600)
+
+
+@dataclass(frozen=True)
+class Ports:
+    """A local server's two ports, by name: each from an argument, else its environment variable,
+    else the last start's ``ports.json``, else its default (the status of a stopped server reads
+    ``ports.json`` before the environment: the ports it ran on)."""
+
+    env: Mapping[str, str]  # name -> environment variable
+    defaults: Mapping[str, int]  # name -> default port; its order is the pair's
+    labels: Mapping[str, str]  # name -> how an error names it ("Bolt port")
+    error: type[LocalServerError]
+
+    def choose(self, home: Path, *given: int | None) -> tuple[int, int]:
+        saved = self.saved(home)
+        first, second = (
+            number or self.from_env(name) or saved.get(name) or self.defaults[name]
+            for number, name in zip(given, self.defaults, strict=True)
+        )
+        if not (0 < first < 65536 and 0 < second < 65536) or first == second:
+            a, b = self.labels.values()
+            raise self.error(f"{a} {first} and {b} {second} must differ and lie in 1-65535")
+        return first, second
+
+    def last(self, home: Path) -> tuple[int, int]:
+        saved = self.saved(home)
+        first, second = (saved.get(k) or self.from_env(k) or self.defaults[k] for k in self.defaults)
+        return first, second
+
+    def save(self, home: Path, *ports: int) -> None:
+        write_private(home / "ports.json", json.dumps(dict(zip(self.defaults, ports, strict=True))) + "\n")
+
+    def from_env(self, name: str) -> int | None:
+        raw = os.environ.get(self.env[name], "").strip()
+        if raw and not raw.isdigit():
+            raise self.error(f"{self.env[name]} must be a port number, not {raw!r}")
+        return int(raw) if raw else None
+
+    def saved(self, home: Path) -> dict[str, int]:
+        # Missing or hand-mangled: fall back to the environment and the defaults.
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+            data = json.loads((home / "ports.json").read_text(encoding="utf-8"))
+            return {k: int(v) for k, v in data.items() if k in self.defaults}
+        return {}
