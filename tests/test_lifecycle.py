@@ -26,10 +26,10 @@ from .slow_service import SlowService
 
 pytestmark = pytest.mark.neo4j
 
-# Enough trials to meet every phase a load can die in (start-up, writing, validating, after) on
-# this 2-core machine within the suite's budget: each killed-load trial takes about 3 s.
-KILLED_LOADS = 7
-TWIN_LOADS = 7
+# Enough trials to meet every phase a load can die in (start-up, writing, validating, after):
+# each killed-load trial takes about 3 s here.
+KILLED_LOADS = 10
+TWIN_LOADS = 10
 
 
 def _env(server: Server) -> dict[str, str]:

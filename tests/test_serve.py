@@ -50,7 +50,7 @@ from .conftest import EXAMPLES, ROOT, Server, free_ports
 from .slow_service import SlowService
 
 PREFIX = f"srv-{os.getpid()}-{uuid.uuid4().hex[:4]}-"
-KILL_TRIALS = 7
+KILL_TRIALS = 10  # random points enough to meet every phase of a run: submit, claims, reports, finish
 MAX_BODY = 1_000_000  # the shared serve's --max-body: the generated batches here fit
 
 
