@@ -254,6 +254,46 @@ def test_completion_twice_and_not_awaiting(store: GraphStore, batch_id: str) -> 
     assert log[0]["kind"] == "create-object" and log[0]["parents"][0]["identifierIds"] == {"id": "S1"}
 
 
+def test_an_answer_twice_in_one_report_counts_once(store: GraphStore, batch_id: str) -> None:
+    """A redelivered answer can land in the same chunk as the first: the object completes once,
+    so its child, which waits on another parent too, stays waiting."""
+    data = {
+        "batchId": batch_id,
+        "linkTags": {"t": {"childType": "x", "parentType": "x"}},
+        "objects": [{"objectId": i, "objectType": "x"} for i in ("p1", "p2", "kid", "far")],
+        "links": [
+            {"linkId": "a", "objectId": "kid", "referenceId": "p1", "linkTag": "t", "linkType": "dependent"},
+            {"linkId": "b", "objectId": "kid", "referenceId": "p2", "linkTag": "t", "linkType": "dependent"},
+            {
+                "linkId": "c",
+                "objectId": "far",
+                "referenceId": "p1",
+                "linkTag": "t",
+                "linkType": "independent",
+            },
+        ],
+    }
+    store.load(batch_from_dict(data))
+    assert store.validate(batch_id) == []
+    _, log = run(store, batch_id, ManualAdapter(), once=True)
+    assert sorted(m["objectId"] for m in log) == ["far", "p1", "p2"]
+    first, again = store.complete_objects(batch_id, [("p1", {"id": "1"}), ("p1", {"id": "other"})])
+    assert (first.changed, again.changed, again.status) == (True, False, "complete")
+    assert store.status(batch_id).objects == {"complete": 1, "creating": 2, "waiting": 1}
+    store.complete_objects(batch_id, [("far", {"id": "f"})])
+    link, link_again = store.complete_links(batch_id, ["c", "c"])
+    assert (link.changed, link.status) == (False, "ready")  # not dispatched yet: nothing to complete
+    _, log = run(store, batch_id, ManualAdapter(), once=True)
+    assert [m.get("linkId") for m in log] == ["c"]
+    link, link_again = store.complete_links(batch_id, ["c", "c"])
+    assert (link.changed, link_again.changed, link_again.status) == (True, False, "complete")
+    store.complete_objects(batch_id, [("p2", {"id": "2"})])
+    _, log = run(store, batch_id, ManualAdapter(), once=True)
+    kid = next(m for m in log if m.get("objectId") == "kid")
+    parents = {p["objectId"]: p["identifierIds"] for p in kid["parents"]}
+    assert parents == {"p1": {"id": "1"}, "p2": {"id": "2"}}
+
+
 def test_fail_reported_twice_changes_nothing(store: GraphStore, batch_id: str) -> None:
     start(store, EXAMPLES / "spring-catalog.json", batch_id)
     run(store, batch_id, ManualAdapter(), once=True)

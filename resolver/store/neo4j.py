@@ -267,24 +267,30 @@ class Neo4jStore:
     def complete_objects(
         self, batch_id: str, items: Sequence[tuple[str, Identifiers]], *, worker: str | None = None
     ) -> list[Outcome]:
-        rows = [{"objectId": oid, "identifierIds": json.dumps(ids)} for oid, ids in items]
+        # Each object once: the statement reads every row's status before it writes any (its
+        # Eager), so an answer there twice (a redelivery in the same fetch) would complete it twice
+        # and take two off each child's unmet, making a child ready before its other parents.
+        first: dict[str, Identifiers] = {}
+        for oid, ids in items:
+            first.setdefault(oid, ids)
+        rows = [{"objectId": oid, "identifierIds": json.dumps(ids)} for oid, ids in first.items()]
 
         # complete_objects also releases the completed objects' links and children (one statement)
         found = self._write(
             lambda tx: queries.rows(tx, "complete_objects", batchId=batch_id, items=rows, worker=worker)
         )
         before = {r["objectId"]: r["before"] for r in found}
-        return [messages.settled("object", oid, before.get(oid), "complete") for oid, _ in items]
+        return _settled("object", [oid for oid, _ in items], before)
 
     def complete_links(
         self, batch_id: str, link_ids: Sequence[str], *, worker: str | None = None
     ) -> list[Outcome]:
-        ids = list(link_ids)
+        ids = list(dict.fromkeys(link_ids))  # each link once, as complete_objects
         found = self._write(
             lambda tx: queries.rows(tx, "complete_links", batchId=batch_id, ids=ids, worker=worker)
         )
         before = {r["linkId"]: r["before"] for r in found}
-        return [messages.settled("link", lid, before.get(lid), "complete") for lid in link_ids]
+        return _settled("link", list(link_ids), before)
 
     def fail(self, batch_id: str, kind: ItemKind, item_id: str, reason: str) -> Outcome:
         return self.fail_many(batch_id, [(kind, item_id, reason, True)])[0]
@@ -396,6 +402,19 @@ class Neo4jStore:
             session.begin_transaction() as tx,
         ):
             yield Neo4jReader(tx, batch_id)
+
+
+def _settled(kind: ItemKind, ids: Sequence[str], before: Mapping[str, str]) -> list[Outcome]:
+    """An outcome per reported id, in order: a repeat of an id finds what its first one left."""
+    out: list[Outcome] = []
+    done: set[str] = set()
+    for item_id in ids:
+        was = before.get(item_id)
+        if item_id in done and was == "creating":
+            was = "complete"
+        done.add(item_id)
+        out.append(messages.settled(kind, item_id, was, "complete"))
+    return out
 
 
 def _visible(batch_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
