@@ -133,7 +133,6 @@ class StagedLoads:
             hold.close()
         return owner
 
-
     def _claim_id(self, batch_id: str, *, replace: bool, force: bool, **counts: int) -> str:
         """Make this load the owner of the id: create the batch node, or take it over from a
         finished batch (``replace``) or from a load that died. Returns the owner token."""
@@ -216,7 +215,6 @@ def load_alive(owner: str | None, until: float | None) -> bool:
         except PermissionError:
             pass
     return True
-
 
 
 def _loader(name: str, batch_id: str, rows: Sequence[Any]) -> Callable[[neo4j.ManagedTransaction], Any]:
