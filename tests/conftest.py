@@ -106,6 +106,9 @@ def _find_server() -> tuple[Server | None, list[str]]:
 
 
 _SERVER: dict[str, Any] = {}
+# The ids batch_id and delete_at_end gave out: the session deletes them from Neo4j at its end,
+# since a local server keeps its data from one run of the suite to the next.
+_BATCH_IDS: list[str] = []
 
 
 @pytest.fixture(scope="session")
@@ -136,6 +139,8 @@ def neo4j_store(neo4j_server: Server) -> Iterator[GraphStore]:
     store = Neo4jStore(neo4j_server.uri, neo4j_server.username, neo4j_server.password)
     store.ensure_schema()
     yield store
+    for made in _BATCH_IDS:
+        store.delete(made)
     store.close()
 
 
@@ -161,7 +166,13 @@ def assets_port() -> Iterator[int]:
 
 @pytest.fixture
 def batch_id() -> str:
-    return f"t-{uuid.uuid4().hex[:10]}"
+    return delete_at_end(f"t-{uuid.uuid4().hex[:10]}")
+
+
+def delete_at_end(made: str) -> str:
+    """A batch id the session deletes from Neo4j when it ends (a test that fails leaves none)."""
+    _BATCH_IDS.append(made)
+    return made
 
 
 @pytest.hookimpl(hookwrapper=True)

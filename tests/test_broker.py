@@ -49,7 +49,7 @@ from resolver.store.base import GraphStore
 from resolver.store.memory import MemoryStore
 
 from . import broker_handler as service
-from .conftest import ROOT, Broker, Server, free_ports
+from .conftest import ROOT, Broker, Server, delete_at_end, free_ports
 
 pytestmark = pytest.mark.neo4j
 
@@ -132,6 +132,7 @@ def setup(nats_server: Broker, neo4j_server: Server, tmp_path: Path) -> Iterator
 
 
 def _load(store: GraphStore, data: dict[str, Any], batch_id: str) -> None:
+    delete_at_end(batch_id)
     store.load(batch_from_dict({**data, "batchId": batch_id}))
     assert store.validate(batch_id) == []
 

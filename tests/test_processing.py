@@ -16,7 +16,7 @@ from resolver.generate import generate
 from resolver.models import CreateLink, CreateObject, Message
 from resolver.store.base import GraphStore
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, delete_at_end
 
 
 def start(store: GraphStore, path: Path, batch_id: str) -> Any:
@@ -326,7 +326,7 @@ def test_recording_beside_claims_gives_the_same_result(
     assert result.completed == len(batch.objects) + len(on_their_own)
 
     # a failure blocks exactly its dependents in either mode
-    failing_id = batch_id + "-f"
+    failing_id = delete_at_end(batch_id + "-f")
     store.load(batch_from_dict({**data, "batchId": failing_id}))
     assert store.validate(failing_id) == []
     roots = [o["objectId"] for o in data["objects"] if "identifierIds" not in o][:3]

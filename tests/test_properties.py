@@ -16,6 +16,7 @@ from resolver.engine import resolve
 from resolver.store.base import GraphStore
 from resolver.store.memory import MemoryStore
 
+from .conftest import delete_at_end
 from .test_processing import FailSome, check_dispatch_log
 
 TYPES = ["product", "variant", "offer"]
@@ -70,7 +71,7 @@ def batches(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _fresh(data: dict[str, Any]) -> tuple[str, Any]:
-    batch_id = f"h-{uuid.uuid4().hex[:10]}"
+    batch_id = delete_at_end(f"h-{uuid.uuid4().hex[:10]}")
     return batch_id, batch_from_dict({**data, "batchId": batch_id})
 
 
