@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -112,24 +111,14 @@ def _cpu_of(pid: int) -> float:
         return 0.0
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 def _nats(tmp: Path) -> tuple[dict[str, str], Callable[[], None], int | None]:
     if os.environ.get("RESOLVER_NATS_URL"):
         env = {k: os.environ[k] for k in os.environ if k.startswith("RESOLVER_NATS_")}
         return env, lambda: None, None
     from resolver.local import nats as local_nats
+    from resolver.local.process import free_ports
 
-    port, monitor = _free_ports(2)
+    port, monitor = free_ports(2)
     server = local_nats.start(tmp / "nats", port=port, monitor_port=monitor, echo=lambda line: None)
     return server.env(), lambda: local_nats.stop(tmp / "nats"), server.pid
 

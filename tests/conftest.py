@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from resolver.local.process import free_ports
 from resolver.store.base import GraphStore
 from resolver.store.memory import MemoryStore
 
@@ -273,18 +273,6 @@ def run_cli(
         timeout=timeout,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
-
-
-def free_ports(n: int) -> list[int]:
-    """n ports nothing listens on now (bound together, so they differ)."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def cli_env(store_name: str, server: Server | None) -> dict[str, str]:

@@ -22,6 +22,7 @@ from ..errors import LocalServerError
 __all__ = [
     "Ports",
     "file_lock",
+    "free_ports",
     "live_pid",
     "make_private",
     "pid_alive",
@@ -57,6 +58,19 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
             return True
     except OSError:
         return False
+
+
+def free_ports(n: int) -> list[int]:
+    """n ports nothing listens on now (bound together, so they differ), for servers of tests and
+    benchmarks."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def pid_alive(pid: int, marker: str) -> bool:

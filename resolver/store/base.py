@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..errors import BatchBusyError
 from ..models import (
     Batch,
     BatchComplete,
@@ -38,6 +39,7 @@ __all__ = [
     "ItemKind",
     "Progress",
     "Started",
+    "in_flight_error",
 ]
 
 if TYPE_CHECKING:
@@ -268,3 +270,13 @@ class GraphStore(Protocol):
     def reader(self, batch_id: str) -> AbstractContextManager[GraphReader]:
         """The read side ``resolver.views`` walks, open for the ``with`` block."""
         ...
+
+
+def in_flight_error(batch_id: str, count: int) -> BatchBusyError:
+    """Why a replace is refused while a batch has items out with their services: the same words
+    from every store."""
+    return BatchBusyError(
+        batch_id,
+        f"is being processed: {count} item(s) are in flight (dispatched, awaiting their service); "
+        "--force replaces it anyway (their answers will then change nothing)",
+    )

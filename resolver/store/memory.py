@@ -17,7 +17,6 @@ from typing import Any
 from .. import messages
 from ..batchfile.plan import LoadPlan, plan_load
 from ..errors import (
-    BatchBusyError,
     BatchExistsError,
     BatchLoadingError,
     BatchReplacedError,
@@ -35,7 +34,7 @@ from ..models import (
     ParentRef,
     ValidationIssue,
 )
-from .base import REPORTED_ATTEMPTS, Failure, Finish, GraphReader, Progress, Started
+from .base import REPORTED_ATTEMPTS, Failure, Finish, GraphReader, Progress, Started, in_flight_error
 from .memory_graph import BatchGraph
 from .memory_load import build, check
 from .memory_reader import MemoryReader
@@ -85,7 +84,7 @@ class MemoryStore:
                     raise BatchExistsError(plan.batch_id)
                 busy = old.counts[("object", "creating")] + old.counts[("link", "creating")]
                 if busy and old.status == "processing" and not force:
-                    raise BatchBusyError(plan.batch_id, _IN_FLIGHT.format(busy))
+                    raise in_flight_error(plan.batch_id, busy)
             gc_was_enabled = gc.isenabled()
             gc.disable()  # nothing built here is garbage: no collector passes over the growing graph
             try:
@@ -496,12 +495,6 @@ class MemoryStore:
         """Reads for ``resolver.views``, under the lock: the caller sees one consistent state."""
         with self._lock:
             yield MemoryReader(self._get(batch_id))
-
-
-_IN_FLIGHT = (
-    "is being processed: {} item(s) are in flight (dispatched, awaiting their service); "
-    "--force replaces it anyway (their answers will then change nothing)"
-)
 
 
 def _before(data: dict[str, Any] | None, worker: str | None) -> str | None:

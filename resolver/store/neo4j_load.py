@@ -22,6 +22,7 @@ from neo4j import exceptions as neo4j_errors
 from ..batchfile.plan import LoadPlan
 from ..errors import BatchBusyError, BatchExistsError
 from . import queries
+from .base import in_flight_error
 
 __all__ = ["LOAD_CHUNK", "StagedLoads", "load_alive"]
 
@@ -34,10 +35,6 @@ LOAD_WRITERS = 2
 LOAD_LEASE = 30.0
 LOAD_HEARTBEAT = 5.0
 _BUSY = "is being loaded by another process; try again once it is done"
-_IN_FLIGHT = (
-    "is being processed: {} item(s) are in flight (dispatched, awaiting their service); "
-    "--force replaces it anyway (their answers will then change nothing)"
-)
 
 
 class StagedLoads:
@@ -152,7 +149,7 @@ class StagedLoads:
         elif not replace:
             raise BatchExistsError(batch_id)
         elif head["status"] == "processing" and head["inFlight"] and not force:
-            raise BatchBusyError(batch_id, _IN_FLIGHT.format(head["inFlight"]))
+            raise in_flight_error(batch_id, head["inFlight"])
         if not self._one("batch_take", batchId=batch_id, oldGen=head["gen"], **fresh):
             raise BatchBusyError(batch_id, _BUSY)  # another load took it first
         self.delete_items(batch_id)
