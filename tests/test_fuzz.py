@@ -449,8 +449,19 @@ def check_loader(path: Path) -> Batch | None:
     return batch
 
 
+# a whole file that is one number too big for 64 bits (found by hypothesis: a traceback once)
+TOP_LEVEL_BIG_INT: Case = ("json", b"99999999999999999999999")
+
+
 @IN_PROCESS
-@named(TRUNCATED, JSON_WITH_ZIP_TRAILER, NAN_IDENTIFIER, ("json", b""), ("json", b"\xef\xbb\xbf"))
+@named(
+    TRUNCATED,
+    JSON_WITH_ZIP_TRAILER,
+    NAN_IDENTIFIER,
+    TOP_LEVEL_BIG_INT,
+    ("json", b""),
+    ("json", b"\xef\xbb\xbf"),
+)
 @given(case=mangled_json())
 def test_loader_survives_mangled_json(case: Case, tmp_path: Path) -> None:
     check_loader(write_case(case, tmp_path))

@@ -189,7 +189,7 @@ class JsonFileSource:
             raise self._unkept(exc, loc) from None
 
     def _unkept(self, exc: ValueProblem, loc: list[int | str]) -> InputError:
-        section = loc[0] if isinstance(loc[0], str) else ""
+        section = loc[0] if loc and isinstance(loc[0], str) else ""
         element_ident = ident(section, exc.value) if len(loc) == 2 else ""
         return InputError(self.name, place([*loc, *exc.path], None, element_ident), exc.problem)
 
