@@ -11,9 +11,9 @@ generated and every run reads that same file:
   (prepare / get_ready / done, touching every object and every link once);
 - ``memory``: ``MemoryStore`` load, validate, ``resolve`` with ``SimulateAdapter()``;
 - ``neo4j``: the same on ``Neo4jStore`` (``--sizes`` only; connection as ``resolver`` finds it:
-  NEO4J_URI/NEO4J_PASSWORD, else the local server), plus PROFILE db hits per item of
-  claim_objects and of complete_objects + release_links + release_children on a sample of ready
-  objects, in a transaction that is rolled back.
+  NEO4J_URI/NEO4J_PASSWORD, else the local server), plus PROFILE db hits per item of the
+  claim and of complete_objects on a sample of ready objects, in a transaction that is rolled
+  back.
 
 Each run is a fresh process (this script with a hidden ``--one``, reading the file as the
 command does: ``open_plan``, then ``store.load`` of the plan), so its peak RSS (``ru_maxrss``,
@@ -46,7 +46,6 @@ from pathlib import Path
 from typing import Any
 
 STORES = ("floor", "memory", "neo4j")
-PROFILED = ("complete_objects", "release_links", "release_children")
 
 
 # --- one run, in its own process ----------------------------------------------------------------
@@ -141,7 +140,7 @@ def graphlib_walk(batch: Any) -> int:
 
 
 def profile_completion(store: Any, batch_id: str, sample: int) -> dict[str, Any]:
-    """PROFILE claim_objects, then complete_objects on what it claimed, in one transaction that
+    """PROFILE a claim, then complete_objects on what it claimed, in one transaction that
     is rolled back: db hits per item."""
     from resolver.store.queries import query
 
@@ -162,13 +161,14 @@ def profile_completion(store: Any, batch_id: str, sample: int) -> dict[str, Any]
         try:
             claimed, claim_hits = profiled(
                 tx,
-                "claim_objects",
+                "claim",
                 batchId=batch_id,
                 limit=sample,
                 worker="bench-profile",
                 leaseUntil=time.time() + 600,
+                gen=None,
             )
-            ids = [r["objectId"] for r in claimed]
+            ids = [r["objectId"] for r in claimed[0]["objects"]]
             items = [{"objectId": i, "identifierIds": json.dumps({"id": f"sim-{i}"})} for i in ids]
             per_query = {}
             # complete_objects releases the links and children itself: nothing follows it
@@ -445,7 +445,7 @@ def main(argv: list[str] | None = None) -> None:
             p = r["profile"]
             parts = ", ".join(f"{k} {v:,.0f}" for k, v in p["per_item"].items())
             print(
-                f"  {fmt_n(r['objects'])}: {p['items']} items: claim_objects {p['claim_per_item']:,.0f}; "
+                f"  {fmt_n(r['objects'])}: {p['items']} items: claim {p['claim_per_item']:,.0f}; "
                 f"completion {p['completion_per_item']:,.0f} = {parts}"
             )
 

@@ -75,4 +75,4 @@ def test_public_api_is_exported() -> None:
 
 def test_every_query_declares_its_parameters() -> None:
     queries = all_queries()
-    assert "claim_objects" in queries and "batchId" in queries["claim_objects"].params
+    assert "claim" in queries and "batchId" in queries["claim"].params

@@ -437,17 +437,16 @@ def _claim(
     until: float,
     generation: str | None,
 ) -> list[Claim]:
-    """Up to ``limit`` ready items for ``worker``, objects first, in the caller's transaction,
-    under the batch node's lock and its generation's fence."""
-    out: list[Claim] = []
-    head = queries.run(tx, "claim_batch", batchId=batch_id)
-    if not head or (generation is not None and head[0]["gen"] != generation):
+    """Up to ``limit`` ready items for ``worker``, objects first, in one statement under the
+    batch node's lock and its generation's fence (claim.cypher)."""
+    found = queries.run(
+        tx, "claim", batchId=batch_id, limit=limit, worker=worker, leaseUntil=until, gen=generation
+    )
+    if not found or (generation is not None and found[0]["gen"] != generation):
         raise BatchReplacedError(batch_id) if generation is not None else UnknownBatchError(batch_id)
-    if head[0]["status"] != "processing":  # only a batch being processed gives out work
-        return out
-    for r in queries.rows(
-        tx, "claim_objects", batchId=batch_id, limit=limit, worker=worker, leaseUntil=until
-    ):
+    head = found[0]
+    out: list[Claim] = []
+    for r in head["objects"]:
         ids = _ids(r["identifierIds"])
         if r["existing"]:
             out.append(Claim("object", r["objectId"], r["attempt"], None, ids))
@@ -465,19 +464,15 @@ def _claim(
             batch_id, r["objectId"], r["objectType"], json.loads(r["fields"]), parents
         )
         out.append(Claim("object", r["objectId"], r["attempt"], msg))
-    if len(out) < limit:
-        rest = limit - len(out)
-        for r in queries.rows(
-            tx, "claim_links", batchId=batch_id, limit=rest, worker=worker, leaseUntil=until
-        ):
-            link = messages.create_link(
-                batch_id,
-                r["linkId"],
-                r["linkTag"],
-                messages.link_end(r["childId"], _ids(r["childIds"])),
-                messages.link_end(r["parentId"], _ids(r["parentIds"])),
-            )
-            out.append(Claim("link", r["linkId"], r["attempt"], link))
+    for r in head["links"]:
+        link = messages.create_link(
+            batch_id,
+            r["linkId"],
+            r["linkTag"],
+            messages.link_end(r["childId"], _ids(r["childIds"])),
+            messages.link_end(r["parentId"], _ids(r["parentIds"])),
+        )
+        out.append(Claim("link", r["linkId"], r["attempt"], link))
     return out
 
 
