@@ -17,7 +17,7 @@ awaiting a report, with its status).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -36,8 +36,10 @@ __all__ = [
     "finish_if_done",
     "parse_item",
     "parse_items",
+    "read_chunks",
     "read_lines",
     "record",
+    "record_chunks",
 ]
 
 ReportKind = Literal["completion", "failure"]
@@ -123,9 +125,12 @@ def parse_items(data: Any, kind: ReportKind) -> list[Report]:
     return [parse_item(item, kind, f"item {i}") for i, item in enumerate(data)]
 
 
-def read_lines(stream: IO[str], kind: ReportKind, source: str) -> list[Report]:
-    """JSON Lines, one item a line (blank lines skipped); ReportError naming the line."""
-    out: list[Report] = []
+def read_chunks(
+    stream: Iterable[str], kind: ReportKind, source: str, size: int = CHUNK
+) -> Iterator[list[Report]]:
+    """JSON Lines, one item a line (blank lines skipped), ``size`` items at a time; ReportError
+    naming the line."""
+    chunk: list[Report] = []
     for number, line in enumerate(stream, 1):
         if not line.strip():
             continue
@@ -133,8 +138,17 @@ def read_lines(stream: IO[str], kind: ReportKind, source: str) -> list[Report]:
             data = json.loads(line)
         except ValueError as exc:
             raise ReportError(f"{source}: line {number}: not JSON ({exc})") from None
-        out.append(parse_item(data, kind, f"{source}: line {number}"))
-    return out
+        chunk.append(parse_item(data, kind, f"{source}: line {number}"))
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def read_lines(stream: IO[str], kind: ReportKind, source: str) -> list[Report]:
+    """``read_chunks``, all of it."""
+    return [report for chunk in read_chunks(stream, kind, source) for report in chunk]
 
 
 def record(
@@ -147,6 +161,38 @@ def record(
     store.batch_status(batch_id)
     _check_known(store, batch_id, reports, chunk)
     return _record_many(store, batch_id, reports, kind, chunk)
+
+
+def record_chunks(
+    store: GraphStore, batch_id: str, chunks: Iterable[Sequence[Report]], kind: ReportKind
+) -> list[ItemResult]:
+    """``record`` for reports still being read (``read_chunks``): on a store with parallel
+    writes, each chunk's items are looked up while the next chunk is read. Nothing is written
+    before the last item is read and every item found; an unusable item (ReportError from the
+    reader) comes first, before the batch's and the items' errors, as when reading first."""
+    if not store.parallel_writes:
+        return record(store, batch_id, [r for part in chunks for r in part], kind)
+    reports: list[Report] = []
+    with ThreadPoolExecutor(WRITERS, thread_name_prefix="resolver-lookup") as pool:
+        head = pool.submit(store.batch_status, batch_id)
+        lookups = []
+        try:
+            for part in chunks:
+                reports += part
+                lookups.append(pool.submit(_unknown, store, batch_id, part))
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # reads only: nothing to undo
+            raise
+        if len(reports) == 1:  # a report of one item is written first (_record_one)
+            pool.shutdown(wait=False, cancel_futures=True)
+            return _record_one(store, batch_id, reports[0], kind)
+        head.result()
+        missing = [m for lookup in lookups for m in lookup.result()]
+    if missing:
+        # the same item as _check_known names: the least (kind, id)
+        item_kind, item_id = min(missing)
+        raise UnknownItemError(batch_id, item_kind, item_id)
+    return _record_many(store, batch_id, reports, kind, CHUNK)
 
 
 def _record_one(store: GraphStore, batch_id: str, report: Report, kind: ReportKind) -> list[ItemResult]:
@@ -209,13 +255,17 @@ def finish_if_done(store: GraphStore, batch_id: str) -> Finish | None:
     return None
 
 
-def _check_known(store: GraphStore, batch_id: str, reports: Iterable[Report], chunk: int) -> None:
-    wanted = sorted({(r.kind, r.item_id) for r in reports})
-    jobs = [partial(store.missing, batch_id, wanted[i : i + chunk]) for i in range(0, len(wanted), chunk)]
+def _check_known(store: GraphStore, batch_id: str, reports: Sequence[Report], chunk: int) -> None:
+    jobs = [partial(_unknown, store, batch_id, reports[i : i + chunk]) for i in range(0, len(reports), chunk)]
     missing = _run(store, jobs)
     if missing:
-        kind, item_id = missing[0]
+        kind, item_id = min(missing)
         raise UnknownItemError(batch_id, kind, item_id)
+
+
+def _unknown(store: GraphStore, batch_id: str, reports: Iterable[Report]) -> list[tuple[ItemKind, str]]:
+    """The items of ``reports`` that the batch does not have."""
+    return store.missing(batch_id, sorted({(r.kind, r.item_id) for r in reports}))
 
 
 def _result(outcome: Outcome, target: str) -> ItemResult:

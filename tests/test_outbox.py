@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from resolver import reporting
 from resolver.adapters import Created, Failed, ManualAdapter
 from resolver.batchfile.loader import load_batch
 from resolver.engine import RetryPolicy, resolve
+from resolver.errors import UnknownItemError
 from resolver.models import Message
 from resolver.store.base import GraphStore
 
@@ -194,6 +196,31 @@ def test_bulk_failures_with_a_transient_one(neo4j_server: Server, batch_id: str,
     assert st["status"] == "failed" and st["batchComplete"] == "owed"
     repeat = run_cli("fail", batch_id, "--from", str(final), env=env)
     assert repeat.code == 0 and "1 already failed" in repeat.err, repeat.err
+
+
+def test_reports_read_in_chunks_are_looked_up_as_read_and_written_after(
+    store: GraphStore, batch_id: str
+) -> None:
+    """``complete --from``'s path: chunks are looked up while the next is read, yet an
+    unusable line after an unknown item still wins, and neither records anything."""
+    _start(store, batch_id)
+    resolve(store, batch_id, ManualAdapter(), once=True)  # prod:shirt is among those dispatched
+    shirt = json.dumps({"objectId": "prod:shirt", "identifierIds": {"id": "S-1"}})
+    ghost = json.dumps({"objectId": "ghost", "identifierIds": {"id": "G"}})
+
+    def record(lines: list[str]) -> list[reporting.ItemResult]:
+        chunks = reporting.read_chunks(lines, "completion", "f.jsonl", size=2)
+        return reporting.record_chunks(store, batch_id, chunks, "completion")
+
+    before = store.status(batch_id).objects
+    with pytest.raises(reporting.ReportError, match=r"f\.jsonl: line 7: "):
+        record([shirt, ghost, shirt, shirt, shirt, shirt, '{"objectId": 7}'])
+    with pytest.raises(UnknownItemError, match="no object 'ghost'"):
+        record([shirt, shirt, shirt, shirt, ghost])
+    assert store.status(batch_id).objects == before, "nothing recorded"
+    results = record([shirt] * 5)
+    assert [r.outcome for r in results] == ["recorded"] + ["already-complete"] * 4
+    store.delete(batch_id)
 
 
 def _base_env() -> dict[str, str]:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from typing import IO
 
 import click
 
 from .. import reporting
 from ..errors import NotAwaitingError, UsageError
 from ..models import Identifiers, ItemKind
-from ..reporting import Report, ReportKind
+from ..reporting import ItemResult, Report, ReportKind
+from ..store.base import GraphStore
 from ..text import shown
 from .app import cli, current_store
 
@@ -35,23 +38,40 @@ def _one_item(object_id: str | None, link_id: str | None) -> tuple[ItemKind, str
     raise UsageError("give either OBJECT_ID or --link LINK_ID (or --from FILE)")
 
 
-def _read_from(source: str, kind: ReportKind) -> list[Report]:
-    if source == "-":
-        return reporting.read_lines(sys.stdin, kind, "<stdin>")
+def _lines(stream: IO[str], name: str) -> Iterator[str]:
+    """The stream's lines; a read that fails is a usage error naming the file."""
     try:
-        with open(source, encoding="utf-8") as fh:
-            return reporting.read_lines(fh, kind, source)
+        yield from stream
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{name}: byte {exc.start}: not valid UTF-8") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
+
+
+def _record_from(store: GraphStore, batch_id: str, source: str, kind: ReportKind) -> list[ItemResult]:
+    """The items of a JSON Lines file (``-``: stdin), looked up in the store as they are read."""
+    if source == "-":
+        items = reporting.read_chunks(_lines(sys.stdin, "<stdin>"), kind, "<stdin>")
+        return reporting.record_chunks(store, batch_id, items, kind)
+    try:
+        fh = open(source, encoding="utf-8")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{source}: byte {exc.start}: not valid UTF-8") from None
+    with fh:
+        items = reporting.read_chunks(_lines(fh, source), kind, source)
+        return reporting.record_chunks(store, batch_id, items, kind)
 
 
-def _report(batch_id: str, reports: list[Report], kind: ReportKind, single: bool) -> None:
-    """Record, say what happened, finish the batch if that was its last item. A single report
-    keeps the one-line form: refused is exit 1 naming the status."""
+def _report(batch_id: str, kind: ReportKind, item: Report | str) -> None:
+    """Record one report or (``item`` a file name, ``-``: stdin) a file of them; say what
+    happened; finish the batch if that was its last item. A single report keeps the one-line
+    form: refused is exit 1 naming the status."""
     store = current_store()
-    results = reporting.record(store, batch_id, reports, kind)
+    single = isinstance(item, Report)
+    if isinstance(item, Report):
+        results = reporting.record(store, batch_id, [item], kind)
+    else:
+        results = _record_from(store, batch_id, item, kind)
     repeat = "complete" if kind == "completion" else "failed"
     if single:
         [r] = results
@@ -104,13 +124,13 @@ def complete(
     if source is not None:
         if object_id is not None or link_id is not None or ids:
             raise UsageError("--from takes the items from the file: no OBJECT_ID, --link or --id")
-        _report(batch_id, _read_from(source, "completion"), "completion", single=False)
+        _report(batch_id, "completion", source)
         return
     kind, item = _one_item(object_id, link_id)
     if kind == "object" and not ids:
         raise UsageError("an object completion needs its identifiers: --id KEY=VALUE")
     report = Report(kind, item, identifier_ids=_parse_ids(ids) if kind == "object" else None)
-    _report(batch_id, [report], "completion", single=True)
+    _report(batch_id, "completion", report)
 
 
 @cli.command()
@@ -126,9 +146,9 @@ def fail(
     if source is not None:
         if object_id is not None or link_id is not None or reason is not None:
             raise UsageError("--from takes the items from the file: no OBJECT_ID, --link or --reason")
-        _report(batch_id, _read_from(source, "failure"), "failure", single=False)
+        _report(batch_id, "failure", source)
         return
     kind, item = _one_item(object_id, link_id)
     if not reason:
         raise UsageError("a failure needs its reason: --reason TEXT")
-    _report(batch_id, [Report(kind, item, reason=reason)], "failure", single=True)
+    _report(batch_id, "failure", Report(kind, item, reason=reason))
