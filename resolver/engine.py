@@ -47,6 +47,10 @@ from .store.base import Failure, Finish, GraphStore, Progress
 __all__ = ["Answer", "Engine", "RetryPolicy", "RunResult", "resolve"]
 
 
+#: how long an acceptance waits before it is written (``_Loop.accepting``)
+ACCEPT_DELAY = 0.25
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -291,10 +295,16 @@ class _Loop:
         # write transaction per round while a service that answers later holds the work.
         self.may_claim = True
         self.releasing = False  # the writes in ``recording`` complete objects or links
-        # Writes of acceptances alone: they release nothing and change no count, so the next
-        # claim need not wait for them, and they touch only items no other write of this run
-        # touches (what a service accepted is answered from outside). Awaited at the end.
+        # Writes of acceptances (write_accepted), awaited at the end.
         self.trailing: list[Future[list[Outcome]]] = []
+        # The last answers recorded include items a service took to report later: until their
+        # reports come, the batch cannot be finished, so an idle round waits for them (a report
+        # wakes it) without first counting the batch.
+        self.handed_out = False
+        # Acceptances wait ACCEPT_DELAY before they are written: a service that reports at once
+        # has completed the item by then, and the write finds nothing to do instead of holding
+        # the item's lock while the report waits for it (due time, answers).
+        self.accepting: list[tuple[float, list[Answer]]] = []
         self.last_reclaim = 0.0
         self.last_renew = time.monotonic()
         self.last_shown = 0.0
@@ -315,6 +325,7 @@ class _Loop:
             try:
                 while self.round():
                     pass
+                self.write_accepted(everything=True)
                 for pending in self.trailing:
                     pending.result()
             finally:
@@ -376,6 +387,7 @@ class _Loop:
         takes them at once (what a service accepted stays with it; answers still out are lost
         and their items dispatched again, with the same key)."""
         self.record(self.settle())
+        self.write_accepted(everything=True)  # before the release: they stay with the service
         for pending in self.recording + self.trailing:
             pending.result()
         self.recording = []
@@ -490,17 +502,35 @@ class _Loop:
         if released and self.releasing:
             self.may_claim = True
         self.releasing = any(isinstance(a.result, Created) for a in final)
-        accepted_only = bool(final) and all(isinstance(a.result, Accepted) for a in final)
+        if final:
+            self.handed_out = any(isinstance(a.result, Accepted) for a in final)
+        if self.recorder is not None:
+            accepted = [a for a in final if isinstance(a.result, Accepted)]
+            if accepted:
+                self.accepting.append((time.monotonic() + ACCEPT_DELAY, accepted))
+                final = [a for a in final if not isinstance(a.result, Accepted)]
+            self.write_accepted()
         for write in self.engine.writes(final):
             if self.recorder is None:
                 write()
-            elif accepted_only:
-                self.trailing.append(self.recorder.submit(write))
             else:
                 self.recording.append(self.recorder.submit(write))
         if self.recorder is None and self.releasing:
             self.may_claim = True
         return released
+
+    def write_accepted(self, *, everything: bool = False) -> None:
+        """Write the acceptances that are due (``everything``: all of them) as trailing writes:
+        they release nothing and change no count, so no claim waits for them, and they touch
+        only items no other write of this run touches (their reports come from outside)."""
+        now = time.monotonic()
+        due = [a for at, answers in self.accepting if everything or at <= now for a in answers]
+        if not due:
+            return
+        self.accepting = [(at, answers) for at, answers in self.accepting if not everything and at > now]
+        assert self.recorder is not None
+        for write in self.engine.writes(due):
+            self.trailing.append(self.recorder.submit(write))
 
     def renew(self) -> None:
         lease = self.engine.lease_seconds
@@ -521,6 +551,10 @@ class _Loop:
             # a report came in meanwhile (it may have released something): claim before counting
             self.wake.clear()
             self.may_claim = True
+            return True
+        if self.handed_out and not self.once:
+            self.handed_out = False
+            self.idle(self.poll)
             return True
         progress = self.engine.progress()
         if self.on_progress:
