@@ -115,7 +115,9 @@ class CallbackService(SlowService):
                     status, raw = response.status, response.read()
                 finally:
                     conn.close()
-            except OSError:  # the resolver is down (killed, restarting): try again
+            except (OSError, http.client.HTTPException):
+                # the resolver is down (restarting) or was killed mid-answer: try again (a report
+                # is idempotent)
                 time.sleep(0.05)
                 continue
             with self._stats:
