@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 from resolver import ServiceClient  # noqa: E402
 from resolver.config import open_store  # noqa: E402
 from resolver.generate import generate, write_batch  # noqa: E402
+from resolver.local.process import free_ports  # noqa: E402
 from tests.callback_service import CallbackService  # noqa: E402
-from tests.conftest import free_ports  # noqa: E402
 
 PREFIX = f"bench-reports-{os.getpid()}-"
 TOKEN = "bench-" + os.urandom(8).hex()

@@ -502,10 +502,10 @@ class _Loop:
         if released and self.releasing:
             self.may_claim = True
         self.releasing = any(isinstance(a.result, Created) for a in final)
+        accepted = [a for a in final if isinstance(a.result, Accepted)]
         if final:
-            self.handed_out = any(isinstance(a.result, Accepted) for a in final)
+            self.handed_out = bool(accepted)
         if self.recorder is not None:
-            accepted = [a for a in final if isinstance(a.result, Accepted)]
             if accepted:
                 self.accepting.append((time.monotonic() + ACCEPT_DELAY, accepted))
                 final = [a for a in final if not isinstance(a.result, Accepted)]

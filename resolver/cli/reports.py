@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterator
@@ -50,15 +51,15 @@ def _lines(stream: IO[str], name: str) -> Iterator[str]:
 
 def _record_from(store: GraphStore, batch_id: str, source: str, kind: ReportKind) -> list[ItemResult]:
     """The items of a JSON Lines file (``-``: stdin), looked up in the store as they are read."""
-    if source == "-":
-        items = reporting.read_chunks(_lines(sys.stdin, "<stdin>"), kind, "<stdin>")
-        return reporting.record_chunks(store, batch_id, items, kind)
-    try:
-        fh = open(source, encoding="utf-8")  # noqa: SIM115 - closed by the with below
-    except OSError as exc:
-        raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
-    with fh:
-        items = reporting.read_chunks(_lines(fh, source), kind, source)
+    name = "<stdin>" if source == "-" else source
+    opened: contextlib.AbstractContextManager[IO[str]] = contextlib.nullcontext(sys.stdin)
+    if source != "-":
+        try:
+            opened = open(source, encoding="utf-8")  # noqa: SIM115 - closed by the with below
+        except OSError as exc:
+            raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
+    with opened as fh:
+        items = reporting.read_chunks(_lines(fh, name), kind, name)
         return reporting.record_chunks(store, batch_id, items, kind)
 
 
