@@ -6,7 +6,8 @@ The readiness bookkeeping lives in the store (an unmet-parents counter per objec
 holds only what is in flight, and any number of engines in any number of processes can share one
 batch: a claim is a guarded write in the store, never a decision made here.
 
-One round of the loop, each a method of ``_Loop``::
+A run starts by giving back the claims of workers of this machine whose process is gone
+(``take_back``), then goes round. One round of the loop, each a method of ``_Loop``::
 
     reclaim   put items whose lease ran out back to ready (another worker died)
     claim     take ready items (get_ready); existing objects complete without dispatch
@@ -27,12 +28,9 @@ by SIGINT/SIGTERM) ends a run after its pending writes, giving its leased claims
 from __future__ import annotations
 
 import gc
-import os
 import random
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
@@ -41,6 +39,7 @@ from dataclasses import dataclass, field
 from . import reporting
 from .adapters.base import Accepted, Adapter, AnswerSource, BulkSender, Created, Failed, Result
 from .errors import BatchStateError
+from .liveness import is_gone, worker_id
 from .models import Claim, Identifiers, ItemKind, Message, Outcome
 from .store.base import Failure, Finish, GraphStore, Progress
 
@@ -49,10 +48,6 @@ __all__ = ["Answer", "Engine", "RetryPolicy", "RunResult", "resolve"]
 
 #: how long an acceptance waits before it is written (``_Loop.accepting``)
 ACCEPT_DELAY = 0.25
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass(frozen=True)
@@ -78,6 +73,7 @@ class RunResult:
     seconds: float = 0.0
     stopped: bool = False  # ended by ``stop`` (its leased claims given back)
     undelivered: str | None = None  # why the batch-complete message is still owed, if it is
+    taken_back: int = 0  # claims of gone workers of this machine given back at the start
 
 
 @dataclass(frozen=True)
@@ -110,6 +106,13 @@ class Engine:
             )
         self.generation = started.generation
         return started.status
+
+    def take_back(self) -> int:
+        """Give back the leased claims of workers of this machine whose process is gone
+        (``liveness``), so their items go out again now, not when the leases run out. How many
+        came back."""
+        gone = [w for w in self.store.lease_holders(self.batch_id) if is_gone(w)]
+        return sum(self.store.release(self.batch_id, worker=w) for w in gone)
 
     def get_ready(self, limit: int | None = None) -> list[Claim]:
         """Claim up to ``limit`` ready items: each is this worker's until it answers or its
@@ -318,6 +321,7 @@ class _Loop:
         if isinstance(self.adapter, AnswerSource):
             self.adapter.listen(self.answered)
         if not deliver:
+            self.result.taken_back = self.engine.take_back()
             # What is loaded lives as long as the run: kept out of the cyclic collector's sight,
             # the full collections that the run's own allocations trigger stop walking the whole
             # batch again (a third of a 100k-object memory-store run otherwise). A hint only.

@@ -4,6 +4,10 @@ completions recorded once, failures blocking their dependents."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +15,9 @@ import pytest
 
 from resolver.adapters import Created, Failed, ManualAdapter, SimulateAdapter
 from resolver.batchfile.loader import batch_from_dict, load_batch
-from resolver.engine import RetryPolicy, resolve
+from resolver.engine import Engine, RetryPolicy, resolve
 from resolver.generate import generate
+from resolver.liveness import is_gone, worker_id
 from resolver.models import CreateLink, CreateObject, Message
 from resolver.store.base import GraphStore
 
@@ -345,6 +350,49 @@ def test_recording_beside_claims_gives_the_same_result(
         frontier = {c for p in frontier for c in children.get(p, ())} - blocked
         blocked |= frontier
     assert {k for k, o in objects.items() if o["status"] == "blocked"} == blocked - set(roots)
+
+
+def _gone_worker() -> str:
+    """The id a worker of this machine had, whose process has ended (and been reaped)."""
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    host, _, machine, _ = worker_id().split(":")
+    return f"{host}:{ended.stdout.strip()}:{machine}:dead00"
+
+
+def test_liveness_is_sure_only_of_this_machines_ended_processes() -> None:
+    gone = _gone_worker()
+    host, pid, machine, _ = gone.split(":")
+    assert is_gone(gone)
+    assert not is_gone(worker_id())  # this process
+    assert not is_gone(f"{host}:{os.getppid()}:{machine}:abcdef")  # a process that runs
+    assert not is_gone(f"{host}:{pid}:00000000:abcdef")  # another machine's, or namespace's
+    for odd in ("", "w", f"{host}:{pid}:abcdef", f"{host}:x{pid}:{machine}:abcdef"):
+        assert not is_gone(odd)
+
+
+def test_expired_leases_and_a_gone_workers_claims_come_back(store: GraphStore, batch_id: str) -> None:
+    """Claims held by a process of this machine that ended come back when a run starts, however
+    long their lease; another machine's wait for theirs to run out, as expired ones do."""
+    store.load(batch_from_dict(generate(10, 0, seed=3, existing=0.0, batch_id=batch_id)))
+    assert store.validate(batch_id) == []
+    store.start(batch_id)
+    gone, elsewhere = _gone_worker(), "other-host:1:00000000:abcdef"
+    for worker, lease in ((gone, 600.0), (elsewhere, 600.0), ("short", 0.05)):
+        assert len(store.claim(batch_id, worker=worker, limit=2, lease_seconds=lease)) == 2
+    store.accept(
+        batch_id,
+        [("object", c.item_id) for c in store.claim(batch_id, worker=gone, limit=1, lease_seconds=600)],
+    )
+    assert store.lease_holders(batch_id) == sorted([gone, elsewhere, "short"])
+    time.sleep(0.1)
+    assert store.reclaim_expired(batch_id, now=time.time()) == 2
+    assert Engine(store, batch_id).take_back() == 2  # not the one the service accepted
+    assert store.lease_holders(batch_id) == [elsewhere]
+    assert store.progress(batch_id).creating == 3
+    result, log = run(store, batch_id, ManualAdapter(), once=True)
+    assert result.taken_back == 0 and len(log) == 10 - 3
 
 
 def test_dispatch_log_file_via_cli(tmp_path: Path) -> None:

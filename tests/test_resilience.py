@@ -184,6 +184,36 @@ def test_worker_killed_at_random_then_rerun_creates_everything_once(
     )
 
 
+def test_a_rerun_on_the_same_machine_takes_a_killed_workers_claims_back_at_once(
+    neo4j_server: Server, neo4j_store: Neo4jStore, tmp_path: Path
+) -> None:
+    """Leases of ten minutes, and a rerun with ``--once`` (it stops when nothing is ready): it
+    finishes the batch only if it took the killed worker's claims back when it started."""
+    data = generate(150, 300, seed=8)
+    env = _env(neo4j_server)
+    with SlowService(delay=0.01) as svc:
+        batch_id = f"takeback-{os.getpid()}-{time.time_ns() % 10**6}"
+        _load(neo4j_store, data, batch_id)
+        try:
+            logs = [tmp_path / "first.jsonl", tmp_path / "rerun.jsonl"]
+            first = _run(batch_id, svc.url, "--lease", "600", "--dispatch-log", str(logs[0]), env=env)
+            t0 = time.monotonic()
+            while first.poll() is None and svc.received < 50 and time.monotonic() - t0 < 120:
+                time.sleep(0.002)
+            first.kill()
+            _, err = first.communicate()
+            assert first.returncode == -signal.SIGKILL, f"the run ended before the kill: {err}"
+            assert neo4j_store.lease_holders(batch_id), "the kill left no claim to take back"
+            rerun = _run(
+                batch_id, svc.url, "--lease", "600", "--once", "--dispatch-log", str(logs[1]), env=env
+            )
+            _, err = rerun.communicate(timeout=300)
+            assert rerun.returncode == 0, err
+            _check_service_saw_a_correct_run(svc, data, batch_id, neo4j_store, logs)
+        finally:
+            neo4j_store.delete(batch_id)
+
+
 # -- 2. four workers on one batch -------------------------------------------------------------------
 
 

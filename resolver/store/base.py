@@ -209,6 +209,10 @@ class GraphStore(Protocol):
         service accepted. Returns how many."""
         ...
 
+    def lease_holders(self, batch_id: str) -> list[str]:
+        """The workers holding leased claims in the batch (not the items a service accepted)."""
+        ...
+
     def accept(
         self, batch_id: str, items: Sequence[tuple[ItemKind, str]], *, worker: str | None = None
     ) -> None:

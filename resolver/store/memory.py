@@ -7,6 +7,7 @@ against in the differential tests, so it favours plain, obviously-right code.
 from __future__ import annotations
 
 import gc
+import itertools
 import threading
 import time
 from collections import deque
@@ -237,6 +238,14 @@ class MemoryStore:
                     edge["leaseUntil"] = None
                     n += 1
             return n
+
+    def lease_holders(self, batch_id: str) -> list[str]:
+        with self._lock:
+            b = self._get(batch_id)
+            items = itertools.chain((node for _, node in b.graph.nodes(data=True)), b.link_data.values())
+            return sorted(
+                {d["claimedBy"] for d in items if d["status"] == "creating" and d.get("leaseUntil")}
+            )
 
     def accept(
         self, batch_id: str, items: Sequence[tuple[ItemKind, str]], *, worker: str | None = None

@@ -250,6 +250,10 @@ class Neo4jStore:
     def release(self, batch_id: str, *, worker: str) -> int:
         return int(self._one("release", batchId=batch_id, worker=worker)[0]["released"])
 
+    def lease_holders(self, batch_id: str) -> list[str]:
+        rows = self._read(lambda tx: queries.run(tx, "lease_holders", batchId=batch_id))
+        return sorted(str(w) for w in rows[0]["workers"])
+
     def accept(
         self, batch_id: str, items: Sequence[tuple[ItemKind, str]], *, worker: str | None = None
     ) -> None:
