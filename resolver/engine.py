@@ -14,8 +14,8 @@ A run starts by giving back the claims of workers of this machine whose process 
     dispatch  send each to the adapter, inline or on a thread pool
     collect   gather the answers that arrived
     settle    transient failures wait for a retry; the rest are final
-    record    write the final answers (done), overlapping the next round on a server store
-    renew     extend the leases of what is still in flight
+    record    write the final answers (done), overlapping the next round on a server store;
+              first, once the last round's writes are in, renew the leases still in flight
     finish    when nothing is left: the batch's final transition, then deliver its
               batch-complete (owed from that transition until the adapter took it)
 
@@ -360,7 +360,6 @@ class _Loop:
         self.collect(wait=not claims)
         collected = bool(self.answers)
         released = self.record(self.settle())
-        self.renew()
         if claims or self.in_flight or collected or released or self.recording:
             self.show_progress()
             return True
@@ -503,6 +502,7 @@ class _Loop:
         for pending in [p for p in self.trailing if p.done()]:
             pending.result()  # a failed write fails the run, as an awaited one does
             self.trailing.remove(pending)
+        self.renew()  # while none of this run's writes is pending (see renew)
         if released and self.releasing:
             self.may_claim = True
         self.releasing = any(isinstance(a.result, Created) for a in final)
@@ -537,8 +537,14 @@ class _Loop:
             self.trailing.append(self.recorder.submit(write))
 
     def renew(self) -> None:
+        """Extend the leases of what is in flight, never beside this run's own writes: those
+        lock the same items in another order, and the deadlock costs the loop the store's retry
+        delay (a second)."""
         lease = self.engine.lease_seconds
         if time.monotonic() - self.last_renew > lease / 3 and (self.in_flight or self.retry_at):
+            for pending in self.trailing:
+                pending.result()
+            self.trailing = []
             self.store.renew(self.engine.batch_id, worker=self.engine.worker, lease_seconds=lease)
             self.last_renew = time.monotonic()
 
