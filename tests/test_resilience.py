@@ -3,6 +3,7 @@
 - a worker SIGKILLed at a random moment, then run again: every create happens exactly once on the
   service's side (it drops duplicates by Idempotency-Key), children carry what the service
   answered for their parents, and one batch-complete is emitted across both runs;
+- a rerun on the same machine takes the killed worker's claims back at once, whatever the lease;
 - four worker processes on one batch: no item claimed twice, and faster than one;
 - the Neo4j server restarted under a running worker: the run waits for it and finishes;
 - transient failures retried with backoff, a permanent outage failing the item after the last
