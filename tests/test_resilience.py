@@ -141,7 +141,7 @@ def _check_service_saw_a_correct_run(
 def test_worker_killed_at_random_then_rerun_creates_everything_once(
     neo4j_server: Server, neo4j_store: Neo4jStore, tmp_path: Path
 ) -> None:
-    data = generate(1500, 3000, seed=6)
+    data = generate(1000, 2000, seed=6)
     env = _env(neo4j_server)
     dropped: list[int] = []
     started = time.monotonic()
