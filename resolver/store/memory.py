@@ -242,6 +242,8 @@ class MemoryStore:
     def lease_holders(self, batch_id: str) -> list[str]:
         with self._lock:
             b = self._get(batch_id)
+            if not b.counts[("object", "creating")] + b.counts[("link", "creating")]:
+                return []  # as reclaim_expired: a run's start need not walk the whole batch
             items = itertools.chain((node for _, node in b.graph.nodes(data=True)), b.link_data.values())
             return sorted(
                 {d["claimedBy"] for d in items if d["status"] == "creating" and d.get("leaseUntil")}
