@@ -188,10 +188,7 @@ def record_chunks(
             return _record_one(store, batch_id, reports[0], kind)
         head.result()
         missing = [m for lookup in lookups for m in lookup.result()]
-    if missing:
-        # the same item as _check_known names: the least (kind, id)
-        item_kind, item_id = min(missing)
-        raise UnknownItemError(batch_id, item_kind, item_id)
+    _refuse_unknown(batch_id, missing)
     return _record_many(store, batch_id, reports, kind, CHUNK)
 
 
@@ -257,10 +254,14 @@ def finish_if_done(store: GraphStore, batch_id: str) -> Finish | None:
 
 def _check_known(store: GraphStore, batch_id: str, reports: Sequence[Report], chunk: int) -> None:
     jobs = [partial(_unknown, store, batch_id, reports[i : i + chunk]) for i in range(0, len(reports), chunk)]
-    missing = _run(store, jobs)
+    _refuse_unknown(batch_id, _run(store, jobs))
+
+
+def _refuse_unknown(batch_id: str, missing: Sequence[tuple[ItemKind, str]]) -> None:
+    """UnknownItemError for the least missing (kind, id), whichever way the items were looked
+    up, so a report names the same item read at once or in chunks."""
     if missing:
-        kind, item_id = min(missing)
-        raise UnknownItemError(batch_id, kind, item_id)
+        raise UnknownItemError(batch_id, *min(missing))
 
 
 def _unknown(store: GraphStore, batch_id: str, reports: Iterable[Report]) -> list[tuple[ItemKind, str]]:
