@@ -16,7 +16,8 @@ CALL (o, item, before) {
   WITH o, item WHERE before = 'creating'
   SET o.status = 'complete', o.identifierIds = item.identifierIds, o.leaseUntil = null, o:Complete
   REMOVE o:Creating
-  WITH o
+  // an object with no relationships releases nothing: skip the three subqueries for it
+  WITH o WHERE COUNT { (o)--() } > 0
   CALL (o) {
     // only links with a create of their own have a status: the plain ones follow the child
     MATCH (o)-[l:DEPENDS_ON]->()
