@@ -292,6 +292,9 @@ class _Loop:
         self.recording: list[Future[list[Outcome]]] = []
         # what a broker's answer thread recorded for this batch (only that thread writes them)
         self.heard = {"completion": 0, "failure": 0}
+        # held by that thread's writes and by the lease renewal, which lock the same items in
+        # another order (see renew)
+        self.answering = threading.Lock()
         # Whether a claim may find something: a claim that took less than it asked for took all
         # that was ready, and only completions (ours, once written, or others', seen through
         # wake, idle or the ready count) make more ready. Skipping the empty claims saves a
@@ -378,7 +381,8 @@ class _Loop:
         self, batch_id: str, kind: reporting.ReportKind, reports: list[reporting.Report]
     ) -> list[reporting.ItemResult]:
         """A broker adapter's answers, for this batch or another one of the store."""
-        results = reporting.record(self.store, batch_id, reports, kind)
+        with self.answering:
+            results = reporting.record(self.store, batch_id, reports, kind)
         if batch_id == self.engine.batch_id:
             # a transient failure puts its item back to ready: not a failed item
             self.heard[kind] += sum(r.outcome == "recorded" and r.status != "ready" for r in results)
@@ -537,15 +541,16 @@ class _Loop:
             self.trailing.append(self.recorder.submit(write))
 
     def renew(self) -> None:
-        """Extend the leases of what is in flight, never beside this run's own writes: those
-        lock the same items in another order, and the deadlock costs the loop the store's retry
-        delay (a second)."""
+        """Extend the leases of what is in flight, never beside this run's own writes or a
+        broker's answers: those lock the same items in another order, and the deadlock costs the
+        loop the store's retry delay (a second)."""
         lease = self.engine.lease_seconds
         if time.monotonic() - self.last_renew > lease / 3 and (self.in_flight or self.retry_at):
             for pending in self.trailing:
                 pending.result()
             self.trailing = []
-            self.store.renew(self.engine.batch_id, worker=self.engine.worker, lease_seconds=lease)
+            with self.answering:
+                self.store.renew(self.engine.batch_id, worker=self.engine.worker, lease_seconds=lease)
             self.last_renew = time.monotonic()
 
     def show_progress(self) -> None:
