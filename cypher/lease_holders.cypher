@@ -13,4 +13,4 @@ CALL () {
   WHERE l.leaseUntil IS NOT NULL
   RETURN l.claimedBy AS worker
 }
-RETURN collect(worker) AS workers
+RETURN collect(worker) AS rows

@@ -251,8 +251,8 @@ class Neo4jStore:
         return int(self._one("release", batchId=batch_id, worker=worker)[0]["released"])
 
     def lease_holders(self, batch_id: str) -> list[str]:
-        rows = self._read(lambda tx: queries.run(tx, "lease_holders", batchId=batch_id))
-        return sorted(str(w) for w in rows[0]["workers"])
+        workers = self._read(lambda tx: queries.rows(tx, "lease_holders", batchId=batch_id))
+        return sorted(str(w) for w in workers)
 
     def accept(
         self, batch_id: str, items: Sequence[tuple[ItemKind, str]], *, worker: str | None = None
