@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -352,8 +353,8 @@ class PeerServer(ThreadingHTTPServer):
     block_on_close = False  # do not wait for /slow at shutdown
     request_queue_size = 128  # the thread-safety test connects 40 at once
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), PeerHandler)
+    def __init__(self, handler: type[BaseHTTPRequestHandler] | None = None) -> None:
+        super().__init__(("127.0.0.1", 0), handler or PeerHandler)
         self.seen: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
@@ -389,6 +390,7 @@ class PeerHandler(BaseHTTPRequestHandler):
                     "key": self.headers.get("Idempotency-Key"),
                     "type": self.headers.get("Content-Type"),
                     "message": message,
+                    "port": self.client_address[1],
                 }
             )
         if self.path == "/ok":
@@ -417,17 +419,44 @@ class PeerHandler(BaseHTTPRequestHandler):
             self.answer(404, b"no such route")
 
 
-@pytest.fixture
-def http_peer(monkeypatch: pytest.MonkeyPatch) -> Iterator[PeerServer]:
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    srv = PeerServer()
+class KeepAliveHandler(PeerHandler):
+    """HTTP/1.1: the connection stays open for the next request."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+
+class ForgetfulHandler(KeepAliveHandler):
+    """Closes every connection after its answer without saying so, as a service does with a
+    connection that sat idle past its keep-alive timeout."""
+
+    def answer(self, code: int, body: bytes = b"", **headers: str) -> None:
+        super().answer(code, body, **headers)
+        self.close_connection = True
+
+
+PROXY_VARS = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler] | None = None) -> Iterator[PeerServer]:
+    srv = PeerServer(handler)
     thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
     thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def http_peer(monkeypatch: pytest.MonkeyPatch) -> Iterator[PeerServer]:
+    for var in PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    with serving() as srv:
+        yield srv
 
 
 def test_http_created_and_idempotency_key(http_peer: PeerServer) -> None:
@@ -513,6 +542,51 @@ def test_http_is_thread_safe(http_peer: PeerServer) -> None:
         t.join(10)
     assert results == {f"o{i}": Created({"id": f"http-o{i}"}) for i in range(40)}
     assert sorted(s["key"] for s in http_peer.seen) == sorted(m["idempotencyKey"] for m in messages)
+
+
+def test_http_keeps_each_threads_connection_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    with serving(KeepAliveHandler) as srv:
+        adapter = HttpAdapter(f"{srv.base}/ok")
+        results = [adapter.send({**OBJECT, "idempotencyKey": f"b/object/o{i}"}) for i in range(5)]
+        other: list[Any] = []
+        thread = threading.Thread(target=lambda: other.append(adapter.send(LINK)))
+        thread.start()
+        thread.join(10)
+        adapter.close()
+    assert results == [Created({"id": "http-shirt-red"})] * 5 and other == [Created(None)]
+    ports = [s["port"] for s in srv.seen]
+    assert len(ports) == 6 and len(set(ports[:5])) == 1 and ports[5] != ports[0]
+
+
+def test_http_connection_closed_while_kept_is_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each POST after the first finds its connection closed by the service: it goes again on a
+    new one, once, and the service sees each POST once."""
+    for var in PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    with serving(ForgetfulHandler) as srv:
+        adapter = HttpAdapter(f"{srv.base}/ok")
+        results = []
+        for i in range(3):
+            results.append(adapter.send({**OBJECT, "idempotencyKey": f"b/object/o{i}"}))
+            time.sleep(0.05)  # the service's close reaches this side before the next POST
+    assert results == [Created({"id": "http-shirt-red"})] * 3
+    assert [s["key"] for s in srv.seen] == [f"b/object/o{i}" for i in range(3)]
+    assert len({s["port"] for s in srv.seen}) == 3
+
+
+def test_http_goes_through_the_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    with serving() as proxy:
+        monkeypatch.setenv("http_proxy", proxy.base)
+        result = HttpAdapter("http://target.invalid/ok").send(OBJECT)
+    # a proxy is asked for the absolute URL; this one knows no such route
+    assert result == Failed("HTTP 404: no such route", permanent=True)
+    assert [s["path"] for s in proxy.seen] == ["http://target.invalid/ok"]
 
 
 def test_http_end_to_end(tmp_path: Path, http_peer: PeerServer) -> None:
