@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import stat
@@ -574,6 +575,27 @@ def test_http_connection_closed_while_kept_is_sent_again(monkeypatch: pytest.Mon
     assert results == [Created({"id": "http-shirt-red"})] * 3
     assert [s["key"] for s in srv.seen] == [f"b/object/o{i}" for i in range(3)]
     assert len({s["port"] for s in srv.seen}) == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "where"),
+    [("http://[::1]/x", ("::1", 80)), ("https://[::1]/x", ("::1", 443)), ("http://h:81/x", ("h", 81))],
+)
+def test_http_connects_to_the_urls_host_and_port(
+    url: str, where: tuple[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    asked: list[tuple[str, int]] = []
+
+    def connect(conn: http.client.HTTPConnection) -> None:
+        asked.append((conn.host, conn.port))
+        raise ConnectionRefusedError("refused here")
+
+    monkeypatch.setattr(http.client.HTTPConnection, "connect", connect)
+    result = HttpAdapter(url).send(OBJECT)
+    assert asked == [where]
+    assert result == Failed(f"POST {url}: refused here", permanent=False)
 
 
 def test_http_goes_through_the_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:

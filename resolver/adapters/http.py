@@ -75,7 +75,9 @@ class HttpAdapter:
             raise AdapterError(f"http adapter {url!r}: timeout must be positive, got {timeout}")
         self.url = url
         self.timeout = timeout
-        self._host, self._port, self._https = parts.hostname, port, parts.scheme == "https"
+        self._https = parts.scheme == "https"
+        # the port always given: http.client would read the tail of an IPv6 literal ("::1") as one
+        self._host, self._port = parts.hostname, port or (443 if self._https else 80)
         self._target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
         self._opener: urllib.request.OpenerDirector | None = None
         if parts.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(
