@@ -453,9 +453,14 @@ def serving(handler: type[BaseHTTPRequestHandler] | None = None) -> Iterator[Pee
 
 
 @pytest.fixture
-def http_peer(monkeypatch: pytest.MonkeyPatch) -> Iterator[PeerServer]:
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's proxy settings must not reroute these tests' POSTs."""
     for var in PROXY_VARS:
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def http_peer(no_proxies: None) -> Iterator[PeerServer]:
     with serving() as srv:
         yield srv
 
@@ -545,9 +550,8 @@ def test_http_is_thread_safe(http_peer: PeerServer) -> None:
     assert sorted(s["key"] for s in http_peer.seen) == sorted(m["idempotencyKey"] for m in messages)
 
 
-def test_http_keeps_each_threads_connection_open(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in PROXY_VARS:
-        monkeypatch.delenv(var, raising=False)
+@pytest.mark.usefixtures("no_proxies")
+def test_http_keeps_each_threads_connection_open() -> None:
     with serving(KeepAliveHandler) as srv:
         adapter = HttpAdapter(f"{srv.base}/ok")
         results = [adapter.send({**OBJECT, "idempotencyKey": f"b/object/o{i}"}) for i in range(5)]
@@ -561,11 +565,10 @@ def test_http_keeps_each_threads_connection_open(monkeypatch: pytest.MonkeyPatch
     assert len(ports) == 6 and len(set(ports[:5])) == 1 and ports[5] != ports[0]
 
 
-def test_http_connection_closed_while_kept_is_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("no_proxies")
+def test_http_connection_closed_while_kept_is_sent_again() -> None:
     """Each POST after the first finds its connection closed by the service: it goes again on a
     new one, once, and the service sees each POST once."""
-    for var in PROXY_VARS:
-        monkeypatch.delenv(var, raising=False)
     with serving(ForgetfulHandler) as srv:
         adapter = HttpAdapter(f"{srv.base}/ok")
         results = []
@@ -577,6 +580,7 @@ def test_http_connection_closed_while_kept_is_sent_again(monkeypatch: pytest.Mon
     assert len({s["port"] for s in srv.seen}) == 3
 
 
+@pytest.mark.usefixtures("no_proxies")
 @pytest.mark.parametrize(
     ("url", "where"),
     [("http://[::1]/x", ("::1", 80)), ("https://[::1]/x", ("::1", 443)), ("http://h:81/x", ("h", 81))],
@@ -584,8 +588,6 @@ def test_http_connection_closed_while_kept_is_sent_again(monkeypatch: pytest.Mon
 def test_http_connects_to_the_urls_host_and_port(
     url: str, where: tuple[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for var in PROXY_VARS:
-        monkeypatch.delenv(var, raising=False)
     asked: list[tuple[str, int]] = []
 
     def connect(conn: http.client.HTTPConnection) -> None:
@@ -598,9 +600,8 @@ def test_http_connects_to_the_urls_host_and_port(
     assert result == Failed(f"POST {url}: refused here", permanent=False)
 
 
+@pytest.mark.usefixtures("no_proxies")
 def test_http_goes_through_the_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in PROXY_VARS:
-        monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
     with serving() as proxy:
