@@ -238,7 +238,10 @@ class Neo4jStore:
         generation: str | None = None,
     ) -> list[Claim]:
         until = time.time() + lease_seconds
-        return self._write(lambda tx: _claim(tx, batch_id, worker, limit, until, generation))
+        # the claims are built once the transaction is committed: the batch node's lock, which
+        # every claim of the batch waits for, is not held while Python makes the messages
+        head = self._write(lambda tx: _claim(tx, batch_id, worker, limit, until, generation))
+        return _claims(batch_id, head)
 
     def reclaim_expired(self, batch_id: str, *, now: float) -> int:
         return int(self._one("reclaim_expired", batchId=batch_id, now=now)[0]["reclaimed"])
@@ -440,44 +443,68 @@ def _claim(
     limit: int,
     until: float,
     generation: str | None,
-) -> list[Claim]:
+) -> dict[str, Any]:
     """Up to ``limit`` ready items for ``worker``, objects first, in one statement under the
-    batch node's lock and its generation's fence (claim.cypher)."""
+    batch node's lock and its generation's fence (claim.cypher): its one record."""
     found = queries.run(
         tx, "claim", batchId=batch_id, limit=limit, worker=worker, leaseUntil=until, gen=generation
     )
     if not found or (generation is not None and found[0]["gen"] != generation):
         raise BatchReplacedError(batch_id) if generation is not None else UnknownBatchError(batch_id)
-    head = found[0]
+    return found[0]
+
+
+def _claims(batch_id: str, head: Mapping[str, Any]) -> list[Claim]:
+    """A claim's record as Claims with their messages."""
+    objects, links = head["objects"], head["links"]
+    # Every JSON text of the claim is decoded in one call: one json.loads each (about 4,000 in a
+    # claim of 1,000) took 6 microseconds apiece, on the loop's critical path.
+    texts: list[str | None] = []
+    for r in objects:
+        texts.append(r["identifierIds"])
+        texts.append(None if r["existing"] else r["fields"])
+        texts.extend(p["identifierIds"] for p in r["parents"])
+    for r in links:
+        texts.append(r["childIds"])
+        texts.append(r["parentIds"])
+    decoded = iter(_decode_all(texts))
     out: list[Claim] = []
-    for r in head["objects"]:
-        ids = _ids(r["identifierIds"])
-        if r["existing"]:
-            out.append(Claim("object", r["objectId"], r["attempt"], None, ids))
-            continue
+    for r in objects:
+        ids = next(decoded)
+        fields = next(decoded)
         parents: list[ParentRef] = [
             {
                 "linkId": p["linkId"],
                 "linkTag": p["linkTag"],
                 "objectId": p["objectId"],
-                "identifierIds": _ids(p["identifierIds"]),
+                "identifierIds": next(decoded),
             }
             for p in r["parents"]
         ]
-        msg = messages.create_object(
-            batch_id, r["objectId"], r["objectType"], json.loads(r["fields"]), parents
-        )
+        if r["existing"]:
+            out.append(Claim("object", r["objectId"], r["attempt"], None, ids))
+            continue
+        msg = messages.create_object(batch_id, r["objectId"], r["objectType"], fields, parents)
         out.append(Claim("object", r["objectId"], r["attempt"], msg))
-    for r in head["links"]:
+    for r in links:
+        child, parent = next(decoded), next(decoded)
         link = messages.create_link(
             batch_id,
             r["linkId"],
             r["linkTag"],
-            messages.link_end(r["childId"], _ids(r["childIds"])),
-            messages.link_end(r["parentId"], _ids(r["parentIds"])),
+            messages.link_end(r["childId"], child),
+            messages.link_end(r["parentId"], parent),
         )
         out.append(Claim("link", r["linkId"], r["attempt"], link))
     return out
+
+
+def _decode_all(texts: Sequence[str | None]) -> list[Any]:
+    """Each stored JSON text decoded ({} for none), in one ``json.loads``: every text was
+    written by ``json.dumps``, so joined by commas they are one valid array."""
+    present = [t for t in texts if t]
+    values = iter(json.loads("[" + ",".join(present) + "]") if present else [])
+    return [next(values) if t else {} for t in texts]
 
 
 def _fail(
