@@ -7,6 +7,7 @@ import os
 import socket
 import stat
 import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 
 from resolver.cli.servers import neo4j as neo4j_cli
 from resolver.errors import ResolverError
+from resolver.local import browser as browser_assets
 from resolver.local import neo4j as neo4j_local
 from resolver.local.neo4j import NEO4J_VERSION, LocalNeo4jError, running, start, status, stop
 
@@ -312,10 +314,32 @@ def test_cli_reports_errors_in_one_line(tmp_path: Path, monkeypatch: pytest.Monk
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
+    (port,) = free_ports(1)
+    monkeypatch.setenv("RESOLVER_ASSETS_PORT", str(port))
     result = CliRunner().invoke(neo4j_cli, ["start", "--home", str(tmp_path / "home")])
     assert result.exit_code == 1
     assert "error: Maven ('mvn')" in result.output
     assert "Traceback" not in result.output
+    # the Browser assets server it started first goes too: nothing is left holding the port
+    assert not (tmp_path / "home" / "run" / "resolver-assets.pid").exists()
+    deadline = time.monotonic() + 10
+    while browser_assets.is_serving(port, timeout=0.2) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not browser_assets.is_serving(port)
+
+
+def test_cli_start_reports_a_taken_assets_port_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("RESOLVER_ASSETS_PORT", str(taken.getsockname()[1]))
+        result = CliRunner().invoke(neo4j_cli, ["start", "--home", str(tmp_path / "home")])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: port ") and "in use by something else" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "home" / "neo4j.conf").exists()
 
 
 # --- a real server -------------------------------------------------------------------------------

@@ -33,9 +33,9 @@ def _progress(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _fail(e: LocalServerError) -> NoReturn:
+def _fail(e: LocalServerError | OSError) -> NoReturn:
     click.echo(f"error: {e}", err=True)
-    sys.exit(e.exit_code)
+    sys.exit(e.exit_code if isinstance(e, LocalServerError) else LocalServerError.exit_code)
 
 
 def _echo_neo4j_login(server: LocalServer) -> None:
@@ -61,7 +61,11 @@ def neo4j_start(home: Path | None, bolt_port: int | None, http_port: int | None,
         # Browser loads the shipped style and guide from this tiny 127.0.0.1 server on connect
         where = home if home is not None else neo4j_local.default_home()
         (where / "run").mkdir(parents=True, exist_ok=True)
-        port = browser_assets.ensure_running(pid_file=where / "run" / "resolver-assets.pid")
+        assets_pid = where / "run" / "resolver-assets.pid"
+        port = browser_assets.ensure_running(pid_file=assets_pid)
+    except (LocalServerError, OSError) as e:
+        _fail(e)
+    try:
         server = neo4j_local.start(
             home,
             bolt_port=bolt_port,
@@ -71,6 +75,8 @@ def neo4j_start(home: Path | None, bolt_port: int | None, http_port: int | None,
             extra_conf=browser_assets.browser_conf(port),
         )
     except LocalServerError as e:
+        # without a Neo4j nothing fetches the assets; a server left here would hold the port
+        browser_assets.stop(assets_pid)
         _fail(e)
     click.echo(f"Neo4j {server.version} is running (pid {server.pid}) from {server.home}")
     _echo_neo4j_login(server)
