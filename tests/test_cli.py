@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import EXAMPLES, ROOT, Server, run_cli
+from .conftest import EXAMPLES, ROOT, Server, free_ports, run_cli
 
 
 def test_manual_flow(neo4j_server: Server, batch_id: str, tmp_path: Path) -> None:
@@ -220,3 +220,22 @@ def test_fail_reports(neo4j_server: Server, batch_id: str) -> None:
         "complete": 1,
         "failed": 1,
     }
+
+
+def test_browse_names_a_way_to_the_style_that_works(
+    neo4j_server: Server, batch_id: str, assets_port: int
+) -> None:
+    env = neo4j_server.env()
+    assert run_cli("load", str(EXAMPLES / "spring-catalog.json"), "--batch-id", batch_id, env=env).code == 0
+    served = run_cli("browse", batch_id, env={**env, "RESOLVER_ASSETS_PORT": str(assets_port)})
+    assert served.code == 0, served.err
+    assert f":style http://127.0.0.1:{assets_port}/resolver.grass" in served.out
+    assert f":param batchId => '{batch_id}'" in served.out
+    (idle,) = free_ports(1)
+    unserved = run_cli("browse", batch_id, env={**env, "RESOLVER_ASSETS_PORT": str(idle)})
+    assert unserved.code == 0, unserved.err
+    hint = next(line for line in unserved.out.splitlines() if "python -m " in line)
+    module = hint.split("python -m ", 1)[1].split()[0]
+    # the command it names starts the server a user needs
+    started = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, timeout=60)
+    assert started.returncode == 0, started.stderr

@@ -182,5 +182,5 @@ def browse(batch_id: str, show_password: bool) -> None:
         click.echo("")
         click.echo(
             "For colours by status and a guide, serve them and reconnect: "
-            f"python -m resolver.browser_assets &   (then :style {base}/resolver.grass)"
+            f"python -m resolver.local.browser &   (then :style {base}/resolver.grass)"
         )
