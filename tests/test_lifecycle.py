@@ -198,10 +198,14 @@ def test_a_replaced_batch_changes_nothing_of_the_new_one(
         for o in st.objectList:
             if o["objectId"] in created:  # not an existing object: the new run's service made it
                 assert json.dumps(o["identifierIds"], sort_keys=True) in new_ids, o
-        # nothing stray: the old run logged only what it sent to its own service, no batch-complete
+        # nothing stray: the old run logged only what it sent to its own service, no batch-complete.
+        # A line is written as its send starts, and the fenced run does not wait for the sends on
+        # its way (closing the adapter may cut them off), so up to one per worker (2) can be
+        # logged and never arrive.
         old_lines = [json.loads(x) for x in logs[0].read_text().splitlines()]
         assert old_lines and all(m["kind"] != "batch-complete" for m in old_lines)
-        assert {m["idempotencyKey"] for m in old_lines} <= {r.key for r in old_svc.requests}
+        cut_off = {m["idempotencyKey"] for m in old_lines} - {r.key for r in old_svc.requests}
+        assert len(cut_off) <= 2, cut_off
         ends = [m for m in map(json.loads, logs[1].read_text().splitlines()) if m["kind"] == "batch-complete"]
         assert [m["status"] for m in ends] == ["complete"]
     finally:
