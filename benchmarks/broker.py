@@ -111,7 +111,7 @@ def _cpu_of(pid: int) -> float:
         return 0.0
 
 
-def _nats(tmp: Path) -> tuple[dict[str, str], Callable[[], None], int | None]:
+def _nats(tmp: Path) -> tuple[dict[str, str], Callable[[], object], int | None]:
     if os.environ.get("RESOLVER_NATS_URL"):
         env = {k: os.environ[k] for k in os.environ if k.startswith("RESOLVER_NATS_")}
         return env, lambda: None, None

@@ -121,7 +121,7 @@ def main() -> None:
             rounds = 0
             with driver.session(database=conn.database) as s:
                 s.run(PEEL_INIT, batchId=batch_id).consume()
-                while s.run(PEEL_ROUND, batchId=batch_id).single()["peeled"]:
+                while s.run(PEEL_ROUND, batchId=batch_id).single(strict=True)["peeled"]:
                     rounds += 1
                 paths = [r["path"] for r in s.run(PEEL_NAME, batchId=batch_id)]
                 s.run(PEEL_CLEAN, batchId=batch_id).consume()

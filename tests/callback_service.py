@@ -108,7 +108,7 @@ class CallbackService(SlowService):
         while not self._stopping.is_set():
             t0 = time.perf_counter()
             try:
-                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+                conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
                 try:
                     conn.request("POST", parts.path, body=body, headers=headers)
                     response = conn.getresponse()

@@ -90,7 +90,7 @@ def _from_container() -> Server:
 
 
 def _find_server() -> tuple[Server | None, list[str]]:
-    reasons = []
+    reasons: list[str] = []
     server = _from_env()
     if server:
         return server, reasons

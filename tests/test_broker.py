@@ -31,7 +31,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import nats
 import pytest
@@ -45,11 +45,12 @@ from resolver.adapters.brokers.subjects import MAX_TOKEN, Subjects, header_token
 from resolver.batchfile.loader import batch_from_dict
 from resolver.generate import generate
 from resolver.local import nats as local_nats
+from resolver.local.process import free_ports
 from resolver.store.base import GraphStore
 from resolver.store.memory import MemoryStore
 
 from . import broker_handler as service
-from .conftest import ROOT, Broker, Server, delete_at_end, free_ports
+from .conftest import ROOT, Broker, Server, delete_at_end
 
 pytestmark = pytest.mark.neo4j
 
@@ -142,7 +143,8 @@ def _wait(proc: subprocess.Popen[str], s: Setup, timeout: float) -> int:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        pytest.fail(f"{proc.args[2:4]} did not end in {timeout:g} s\n{s.output()[-4000:]}")
+        command = cast("list[str]", proc.args)  # Setup.start passes a list
+        pytest.fail(f"{command[2:4]} did not end in {timeout:g} s\n{s.output()[-4000:]}")
 
 
 def _until(what: Callable[[], bool], timeout: float, s: Setup) -> None:

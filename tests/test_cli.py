@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import EXAMPLES, ROOT, Server, free_ports, run_cli
+from resolver.local.process import free_ports
+
+from .conftest import EXAMPLES, ROOT, Server, run_cli
 
 
 def test_manual_flow(neo4j_server: Server, batch_id: str, tmp_path: Path) -> None:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .conftest import ROOT, Server, free_ports
+from resolver.local.process import free_ports
+
+from .conftest import ROOT, Server
 
 
 @pytest.mark.neo4j
@@ -33,7 +36,7 @@ def test_make_demo_on_a_fresh_clone(neo4j_server: Server, tmp_path: Path) -> Non
 
     port, monitor = free_ports(2)
     env.update(RESOLVER_NATS_PORT=str(port), RESOLVER_NATS_MONITOR_PORT=str(monitor))
-    make = {"cwd": clone, "env": env, "capture_output": True, "text": True, "check": False}
+    make: dict[str, Any] = {"cwd": clone, "env": env, "capture_output": True, "text": True, "check": False}
     try:
         done = subprocess.run(["make", "demo-nats"], timeout=300, **make)
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, get_type_hints
+from typing import Any, Literal, get_type_hints
 
 import click
 import pytest
@@ -102,7 +102,7 @@ def test_status_examples_have_the_shape_status_prints() -> None:
 def test_report_examples_parse() -> None:
     kinds = set()
     for i, data in enumerate(_examples("report")):
-        kind = "failure" if "reason" in data else "completion"
+        kind: Literal["completion", "failure"] = "failure" if "reason" in data else "completion"
         report = parse_item(data, kind, f"example {i}")
         kinds.add((kind, report.kind))
     assert kinds == {("completion", "object"), ("completion", "link"), ("failure", "object")}

@@ -24,8 +24,9 @@ from resolver.cli.servers import nats as nats_cli
 from resolver.errors import ResolverError
 from resolver.local import nats as local_nats
 from resolver.local.nats import LocalNats, LocalNatsError, running, start, status, stop
+from resolver.local.process import free_ports
 
-from .conftest import ROOT, Broker, free_ports, run_cli
+from .conftest import ROOT, Broker, run_cli
 
 _ENV = ("RESOLVER_NATS_HOME", "RESOLVER_NATS_PORT", "RESOLVER_NATS_MONITOR_PORT")
 
@@ -41,7 +42,7 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.lstat().st_mode)
 
 
-def _quiet(path: Path) -> None:
+def _quiet(line: str) -> None:
     pass
 
 
@@ -304,12 +305,13 @@ def test_live_jetstream_deduplicates_and_keeps_data_across_a_restart(live: Local
 
 
 def test_nats_server_fixture_serves_jetstream(nats_server: Broker) -> None:
-    async def check() -> int:
+    async def check() -> int | None:
         nc = await _connect(nats_server.url, user=nats_server.user, password=nats_server.password)
         try:
             return (await nc.jetstream().account_info()).api.level
         finally:
             await nc.close()
 
-    assert asyncio.run(check()) >= 1
+    level = asyncio.run(check())
+    assert level is not None and level >= 1
     assert set(nats_server.env()) == {"RESOLVER_NATS_URL", "RESOLVER_NATS_USER", "RESOLVER_NATS_PASSWORD"}

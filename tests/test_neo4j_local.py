@@ -21,8 +21,7 @@ from resolver.errors import ResolverError
 from resolver.local import browser as browser_assets
 from resolver.local import neo4j as neo4j_local
 from resolver.local.neo4j import NEO4J_VERSION, LocalNeo4jError, running, start, status, stop
-
-from .conftest import free_ports
+from resolver.local.process import free_ports
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ from resolver.batchfile.loader import batch_from_dict, load_batch
 from resolver.engine import Engine, RetryPolicy, resolve
 from resolver.generate import generate
 from resolver.liveness import is_gone, worker_id
-from resolver.models import CreateLink, CreateObject, Message
+from resolver.models import Message
 from resolver.store.base import GraphStore
 
 from .conftest import EXAMPLES, delete_at_end
@@ -33,8 +33,9 @@ def start(store: GraphStore, path: Path, batch_id: str) -> Any:
     return batch
 
 
-def run(store: GraphStore, batch_id: str, adapter: Any = None, **kw: Any) -> tuple[Any, list[Message]]:
-    log: list[Message] = []
+def run(store: GraphStore, batch_id: str, adapter: Any = None, **kw: Any) -> tuple[Any, list[Any]]:
+    # Any: the tests read each kind's own keys off the union of message types
+    log: list[Any] = []
     result = resolve(store, batch_id, adapter or SimulateAdapter(), on_message=log.append, **kw)
     return result, log
 
@@ -233,7 +234,7 @@ def test_transient_failures_are_retried(store: GraphStore, batch_id: str) -> Non
     start(store, EXAMPLES / "spring-catalog.json", batch_id)
 
     class Flaky(FailSome):
-        def send(self, message: CreateObject | CreateLink) -> Any:
+        def send(self, message: Message) -> Any:
             if message.get("objectId") == "shirt" and self.seen.count("shirt") < 3:
                 self.seen.append("shirt")
                 return Failed("503", permanent=False)
@@ -347,7 +348,8 @@ def test_recording_beside_claims_gives_the_same_result(
         if link["linkType"] == "dependent":
             parent = alias.get(link["referenceId"], link["referenceId"])
             children.setdefault(parent, set()).add(link["objectId"])
-    blocked, frontier = set(), set(roots)
+    blocked: set[str] = set()
+    frontier = set(roots)
     while frontier:
         frontier = {c for p in frontier for c in children.get(p, ())} - blocked
         blocked |= frontier

@@ -32,9 +32,10 @@ import pytest
 from resolver.batchfile.loader import batch_from_dict
 from resolver.generate import generate, write_batch
 from resolver.local import neo4j as neo4j_local
+from resolver.local.process import free_ports
 from resolver.store.neo4j import Neo4jStore
 
-from .conftest import IN_CI, ROOT, Server, free_ports, run_cli
+from .conftest import IN_CI, ROOT, Server, run_cli
 from .slow_service import FOREVER, SlowService
 
 pytestmark = pytest.mark.neo4j

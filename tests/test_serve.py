@@ -41,12 +41,13 @@ from resolver.batchfile.loader import batch_from_dict
 from resolver.engine import resolve
 from resolver.errors import ServiceError, ServiceUnavailableError, UnknownItemError
 from resolver.generate import generate
+from resolver.local.process import free_ports
 from resolver.reporting import ReportError
 from resolver.store.memory import MemoryStore
 from resolver.store.neo4j import Neo4jStore
 
 from .callback_service import CallbackService
-from .conftest import EXAMPLES, ROOT, Server, free_ports
+from .conftest import EXAMPLES, ROOT, Server
 from .slow_service import SlowService
 
 PREFIX = f"srv-{os.getpid()}-{uuid.uuid4().hex[:4]}-"
@@ -677,7 +678,10 @@ def test_a_report_wakes_its_batch_at_once() -> None:
     assert store.validate("chain") == []
     sent: list[str] = []
     runners = Runners(
-        store, ManualAdapter(), RunOptions(poll=30.0), on_message=lambda m: sent.append(m.get("objectId", ""))
+        store,
+        ManualAdapter(),
+        RunOptions(poll=30.0),
+        on_message=lambda m: sent.append(str(m.get("objectId", ""))),
     )
     from resolver.reporting import parse_items
 

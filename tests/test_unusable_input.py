@@ -21,9 +21,9 @@ GOOD: dict[str, Any] = json.loads(
 
 
 def variant(**changes: Any) -> dict[str, Any]:
-    data = json.loads(json.dumps(GOOD))
+    data: dict[str, Any] = json.loads(json.dumps(GOOD))
     for path, value in changes.items():
-        target = data
+        target: Any = data  # a dict or a list, level by level
         keys = path.split("__")
         for k in keys[:-1]:
             target = target[int(k)] if k.isdigit() else target[k]
