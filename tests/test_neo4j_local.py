@@ -338,7 +338,7 @@ def test_cli_start_reports_a_taken_assets_port_in_one_line(
     assert result.exit_code == 1
     assert result.output.startswith("error: port ") and "in use by something else" in result.output
     assert "Traceback" not in result.output
-    assert not (tmp_path / "home" / "neo4j.conf").exists()
+    assert not (tmp_path / "home" / "conf" / "neo4j.conf").exists()  # Neo4j was not started
 
 
 # --- a real server -------------------------------------------------------------------------------
