@@ -22,44 +22,49 @@ def build(plan: LoadPlan) -> BatchGraph:
     graph = nx.MultiDiGraph()
     counts: Counter[tuple[str, str]] = Counter()
     ready: list[str] = []
+    # networkx's own dicts, filled directly: add_node and add_edge cost a third of a 100k-object
+    # load, mostly in checks the plan already made (every id unique, every resolved end there)
+    nodes, succ, pred = graph._node, graph._succ, graph._pred
     for rows in plan.objects():
         for row in rows:
-            graph.add_node(
-                row["objectId"],
-                objectType=row["objectType"],
-                fields={} if row["fields"] == "{}" else json.loads(row["fields"]),
-                identifierIds=json.loads(row["identifierIds"]) if row["existing"] else None,
-                existing=row["existing"],
-                status=row["status"],
-                unmet=row["unmet"],
-                attempt=0,
-            )
+            oid = row["objectId"]
+            nodes[oid] = {
+                "objectType": row["objectType"],
+                "fields": {} if row["fields"] == "{}" else json.loads(row["fields"]),
+                "identifierIds": json.loads(row["identifierIds"]) if row["existing"] else None,
+                "existing": row["existing"],
+                "status": row["status"],
+                "unmet": row["unmet"],
+                "attempt": 0,
+            }
+            succ[oid] = {}
+            pred[oid] = {}
             counts[("object", row["status"])] += 1
             if row["status"] == "ready":
-                ready.append(row["objectId"])
+                ready.append(oid)
     ends = {}
     data: dict[str, dict[str, Any]] = {}
     unresolved: list[dict[str, Any]] = []
-    succ = graph._succ
     for links in plan.links():
         for row in links.resolved:
-            graph.add_edge(
-                row["childId"],
-                row["parentId"],
-                key=row["linkId"],
-                linkTag=row["linkTag"],
-                dependent=row["dependent"],
-                separate=row["separate"],
-                status="waiting",
-                attempt=0,
-                place=row["place"],
-                ord=row["ord"],
-            )
-            ends[row["linkId"]] = (row["childId"], row["parentId"])
-            data[row["linkId"]] = succ[row["childId"]][row["parentId"]][row["linkId"]]
-            counts[("link", "waiting")] += 1
+            child, parent, lid = row["childId"], row["parentId"], row["linkId"]
+            edge = {
+                "linkTag": row["linkTag"],
+                "dependent": row["dependent"],
+                "separate": row["separate"],
+                "status": "waiting",
+                "attempt": 0,
+                "place": row["place"],
+                "ord": row["ord"],
+            }
+            keyed = succ[child].get(parent)
+            if keyed is None:  # a multigraph's two ends share one dict of the links between them
+                keyed = succ[child][parent] = pred[parent][child] = {}
+            keyed[lid] = edge
+            ends[lid] = (child, parent)
+            data[lid] = edge
         unresolved.extend(links.unresolved)
-        counts[("link", "waiting")] += len(links.unresolved)
+        counts[("link", "waiting")] += len(links.resolved) + len(links.unresolved)
     state = BatchGraph(
         batch_id=plan.batch_id,
         status="validating",
