@@ -37,8 +37,9 @@ def key(*parts: str) -> str:
     (``b/object/o``, the form services have always seen). Otherwise every part is escaped (``%``
     -> ``%25``, ``/`` -> ``%2F``) and the key ends in ``/``: no plain key ends so (ids are never
     empty), and escaped keys read back to their parts, so no two items or batches share one."""
-    if not any("/" in p for p in parts):
-        return "/".join(parts)
+    joined = "/".join(parts)
+    if joined.count("/") == len(parts) - 1:  # no part holds one (a key per item sent: kept cheap)
+        return joined
     return "/".join(p.replace("%", "%25").replace("/", "%2F") for p in parts) + "/"
 
 

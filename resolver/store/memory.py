@@ -139,9 +139,10 @@ class MemoryStore:
             if b.status != "processing":
                 return out
             until = time.time() + lease_seconds
+            nodes, links = b.nodes, b.link_data
             while b.ready_objects and len(out) < limit:
                 oid = b.ready_objects.popleft()
-                node = b.obj(oid)
+                node = nodes[oid]
                 if node["status"] != "ready":
                     continue
                 b.set_object(oid, "creating")
@@ -150,7 +151,7 @@ class MemoryStore:
                 out.append(self._object_claim(b, batch_id, oid, node))
             while b.ready_links and len(out) < limit:
                 lid = b.ready_links.popleft()
-                edge = b.link(lid)
+                edge = links[lid]
                 if edge["status"] != "ready":
                     continue
                 b.set_link(lid, "creating")
@@ -162,8 +163,9 @@ class MemoryStore:
     def _object_claim(self, b: BatchGraph, batch_id: str, oid: str, node: dict[str, Any]) -> Claim:
         if node["existing"]:
             return Claim("object", oid, node["attempt"], None, node["identifierIds"])
+        nodes = b.nodes
         parents: list[ParentRef] = [
-            {"linkId": k, "linkTag": d["linkTag"], "objectId": p, "identifierIds": b.obj(p)["identifierIds"]}
+            {"linkId": k, "linkTag": d["linkTag"], "objectId": p, "identifierIds": nodes[p]["identifierIds"]}
             for p, keyed in b.graph._succ[oid].items()
             for k, d in keyed.items()
             if d["dependent"]
@@ -177,8 +179,8 @@ class MemoryStore:
             batch_id,
             lid,
             edge["linkTag"],
-            messages.link_end(child, b.obj(child)["identifierIds"]),
-            messages.link_end(parent, b.obj(parent)["identifierIds"]),
+            messages.link_end(child, b.nodes[child]["identifierIds"]),
+            messages.link_end(parent, b.nodes[parent]["identifierIds"]),
         )
         return Claim("link", lid, edge["attempt"], msg)
 
@@ -192,8 +194,7 @@ class MemoryStore:
                 if node["status"] == "creating" and (node.get("leaseUntil") or now + 1) < now:
                     b.set_object(oid, "ready")
                     n += 1
-            for lid in b.link_ends:
-                edge = b.link(lid)
+            for lid, edge in b.link_data.items():
                 if edge["status"] == "creating" and (edge.get("leaseUntil") or now + 1) < now:
                     b.set_link(lid, "ready")
                     n += 1
@@ -267,7 +268,7 @@ class MemoryStore:
             out = []
             g = b.graph
             for oid, ids in items:
-                node = g._node.get(oid)
+                node = b.nodes.get(oid)
                 before = _before(node, worker)
                 out.append(messages.settled("object", oid, before, "complete"))
                 if node is None or before != "creating":
@@ -276,7 +277,7 @@ class MemoryStore:
                 node["identifierIds"] = dict(ids)
                 node["leaseUntil"] = None
                 # the adjacency dicts directly (no networkx views): the hot loop of a run
-                nodes = g._node
+                nodes = b.nodes
                 for parent, keyed in g._succ[oid].items():
                     for lid, d in keyed.items():
                         if d["status"] != "waiting":
