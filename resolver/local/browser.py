@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +32,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
+
+from .process import pid_alive, terminate
 
 __all__ = [
     "DEFAULT_PORT",
@@ -50,6 +51,8 @@ __all__ = [
 
 DEFAULT_PORT = 7475
 HOST = "127.0.0.1"
+# how its process is started, and how stop tells it from a process that reused its pid
+_MARKER = "resolver.local.browser"
 FILES = {
     "/resolver.grass": ("resolver.grass", "text/plain; charset=utf-8"),
     "/guide.html": ("guide.html", "text/html; charset=utf-8"),
@@ -176,7 +179,7 @@ def ensure_running(port: int | None = None, *, pid_file: Path | None = None, tim
     if _port_open(port):
         raise OSError(f"port {port} on {HOST} is in use by something else; set RESOLVER_ASSETS_PORT")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "resolver.local.browser", "--port", str(port)],
+        [sys.executable, "-m", _MARKER, "--port", str(port)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -197,24 +200,21 @@ def ensure_running(port: int | None = None, *, pid_file: Path | None = None, tim
     raise OSError(f"the Browser assets server did not come up on port {port}")
 
 
-def stop(pid_file: Path) -> bool:
-    """Stop the server ``ensure_running`` started with this pid file; True if it was running."""
+def stop(pid_file: Path, timeout: float = 5.0) -> bool:
+    """Stop the server ``ensure_running`` started with this pid file, and wait until it is gone
+    (SIGKILL after ``timeout`` seconds), so its port is free when this returns; True if it was
+    running."""
     try:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return False
     pid_file.unlink(missing_ok=True)
+    if not pid_alive(pid, _MARKER):
+        return False  # gone already, or the pid was reused by something else
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        cmdline = b"resolver.local.browser"  # no /proc (macOS): trust the pid file
-    if b"resolver.local.browser" not in cmdline:
-        return False  # the pid was reused by something else
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    return True
+        return terminate(pid, lambda: pid_alive(pid, _MARKER), timeout)
+    except PermissionError:
+        return False  # not ours: a pid reused by another user's process
 
 
 def _port_open(port: int) -> bool:
