@@ -48,8 +48,8 @@ class CallbackService(SlowService):
             for i in range(reporters)
         ]
 
-    def handle(self, key: str, message: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
-        status, answer = super().handle(key, message)
+    def handle(self, key: str, message: dict[str, Any], path: str = "/") -> tuple[int, dict[str, Any] | None]:
+        status, answer = super().handle(key, message, path)
         kind = message.get("kind")
         if status != 200 or kind not in ("create-object", "create-link"):
             return status, answer

@@ -36,6 +36,7 @@ class Request:
     message: dict[str, Any]
     outcome: str  # "created", "duplicate" or "failed"
     answer: dict[str, Any] | None
+    path: str = "/"  # where it was posted: tells apart the workers given URLs of their own
     at: float = field(default_factory=time.monotonic)
 
 
@@ -61,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         key = self.headers.get("Idempotency-Key") or ""
-        status, answer = self.server.service.handle(key, message)
+        status, answer = self.server.service.handle(key, message, self.path)
         data = json.dumps(answer).encode() if answer is not None else b"try again later"
         try:
             self.send_response(status)
@@ -100,7 +101,7 @@ class SlowService:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/"
 
-    def handle(self, key: str, message: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+    def handle(self, key: str, message: dict[str, Any], path: str = "/") -> tuple[int, dict[str, Any] | None]:
         if self.delay:
             time.sleep(self.delay)
         with self._lock:
@@ -112,7 +113,7 @@ class SlowService:
             else:
                 failures = self.fail.get(key, 0)
                 if failures == FOREVER or tries <= failures:
-                    self.requests.append(Request(key, message, "failed", None))
+                    self.requests.append(Request(key, message, "failed", None, path))
                     return 503, None
                 if message.get("kind") == "create-object":
                     answer = {"id": f"svc-{next(self._ids)}"}
@@ -120,7 +121,7 @@ class SlowService:
                     answer = {"created": True}
                 self.answers[key] = answer
                 outcome = "created"
-            self.requests.append(Request(key, message, outcome, answer))
+            self.requests.append(Request(key, message, outcome, answer, path))
         return 200, answer
 
     def tries(self, key: str) -> int:
