@@ -22,6 +22,10 @@ fresh process whose peak RSS is read by its parent (``RUSAGE_CHILDREN``): ``reso
 then ``resolver run FILE`` (load and the whole run, ``simulate``), the client memory of each
 (``--no-cli-rss`` skips them: at 1M they take several minutes).
 
+Every run (and each real command) starts once the machine is quiet: a second with under a tenth
+of its CPU busy, or after a minute of waiting (``wait_quiet``), so that the server's own work after
+the previous run does not land on the next one's clock.
+
 Before the timed Neo4j runs, one untimed run of ``--warmup`` objects lets the server's JIT
 compile its hot paths, as it has in any server that has been up for a while: a just-started
 Neo4j ran the 100k batch in 30-50 s instead of 25-28 s.
@@ -189,14 +193,44 @@ def profile_completion(store: Any, batch_id: str, sample: int) -> dict[str, Any]
 # --- the driver -------------------------------------------------------------------------------
 
 
+def _busy_and_total() -> tuple[int, int]:
+    """The machine's CPU time so far (all cores, clock ticks): busy, and in all."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
+def wait_quiet(most: float = 60.0, busy_below: float = 0.1) -> float:
+    """Wait until the machine is quiet: a second in which under ``busy_below`` of its CPU was busy,
+    or ``most`` seconds. Neo4j may go on working after a run (compiling its hot paths,
+    checkpoints, index sampling): in one full benchmark the memory store's load, right after the
+    warm-up, took 2.19 s against 1.27-1.42 s in every other run of it that day. Returns the
+    seconds waited (0 where /proc/stat is missing)."""
+    started = time.monotonic()
+    try:
+        before = _busy_and_total()
+    except OSError:
+        return 0.0
+    while time.monotonic() - started < most:
+        time.sleep(1.0)
+        after = _busy_and_total()
+        busy, total = after[0] - before[0], after[1] - before[1]
+        if total and busy / total < busy_below:
+            break
+        before = after
+    return time.monotonic() - started
+
+
 def spawn(store_kind: str, path: Path, batch_id: str, sample: int) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--one", store_kind, str(path), batch_id, "--sample", str(sample)]
+    waited = wait_quiet()
     started = time.perf_counter()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{store_kind} run on {path.name} failed (exit {proc.returncode})")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     result["wall"] = time.perf_counter() - started
+    result["waited"] = waited
     return result
 
 
@@ -217,6 +251,7 @@ def cli_rss(path: Path, batch_id: str) -> dict[str, float]:
     resolver = [sys.executable, "-m", "resolver"]
     for command in ("load", "run"):
         cmd = [*resolver, command, str(path), "--batch-id", f"{batch_id}-{command}"]
+        wait_quiet()
         t0 = time.perf_counter()
         measured = [sys.executable, "-c", _CLI_RSS, *cmd]
         proc = subprocess.run(measured, capture_output=True, text=True, check=False)
@@ -405,7 +440,11 @@ def main(argv: list[str] | None = None) -> None:
                 batch_id = f"bench-{args.shape}-{n}-{os.getpid()}"
                 r = spawn(store, path, batch_id, args.sample)
                 rows.append(r)
-                print(f"#   {store}: {r['wall']:.1f}s wall", file=sys.stderr, flush=True)
+                print(
+                    f"#   {store}: {r['wall']:.1f}s wall (after {r['waited']:.0f}s for a quiet machine)",
+                    file=sys.stderr,
+                    flush=True,
+                )
             if n in neo4j_sizes and args.cli_rss:
                 cli[n] = cli_rss(path, f"bench-cli-{n}-{os.getpid()}")
                 print(
