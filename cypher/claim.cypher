@@ -5,6 +5,9 @@
 // out of ready: a ready item is read by one claim at a time and needs no lock of its own.
 // Objects first, then links, up to $limit in all, each list in one record (the driver's cost per
 // record is paid once).
+// The index seeks are forced (USING INDEX SEEK): with a LIMIT the planner at times chose to scan
+// the whole (batchId, status) index and filter it, reading every link already claimed before
+// the ready ones; the link phase of a 1M-object run fell from 8,800 to 3,000 items/s.
 MATCH (b:Batch {batchId: $batchId})
 SET b._lock = true
 REMOVE b._lock
@@ -13,6 +16,7 @@ WITH status, gen, status = 'processing' AND ($gen IS NULL OR gen = $gen) AS open
 CALL (open) {
   WITH open WHERE open
   MATCH (o:PendingObject {batchId: $batchId, status: 'ready'})
+  USING INDEX SEEK o:PendingObject(batchId, status)
   WITH o LIMIT $limit
   SET o.status = 'creating', o.attempt = o.attempt + 1, o.claimedBy = $worker,
       o.leaseUntil = $leaseUntil, o:Creating
@@ -29,9 +33,13 @@ CALL (open) {
 CALL (open, objects) {
   WITH open, size(objects) AS taken WHERE open AND taken < $limit
   CALL () {
-    MATCH ()-[l:DEPENDS_ON {batchId: $batchId, status: 'ready'}]->() RETURN l LIMIT $limit
+    MATCH ()-[l:DEPENDS_ON {batchId: $batchId, status: 'ready'}]->()
+    USING INDEX SEEK l:DEPENDS_ON(batchId, status)
+    RETURN l LIMIT $limit
     UNION
-    MATCH ()-[l:LINKED_TO {batchId: $batchId, status: 'ready'}]->() RETURN l LIMIT $limit
+    MATCH ()-[l:LINKED_TO {batchId: $batchId, status: 'ready'}]->()
+    USING INDEX SEEK l:LINKED_TO(batchId, status)
+    RETURN l LIMIT $limit
   }
   WITH taken, collect(l) AS ready
   UNWIND ready[..($limit - taken)] AS l
