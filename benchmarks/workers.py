@@ -33,7 +33,11 @@ def run(processes: int, batch_id: str, adapter: str, threads: int) -> float:
     ]
     errors = [p.communicate()[1] for p in procs]
     seconds = time.monotonic() - t0
-    failed = [err.strip().splitlines()[-1:] for p, err in zip(procs, errors, strict=True) if p.returncode]
+    failed = [
+        (err.strip().splitlines() or [f"exit {p.returncode}"])[-1]
+        for p, err in zip(procs, errors, strict=True)
+        if p.returncode
+    ]
     if failed:
         raise SystemExit(f"{len(failed)} of {processes} runs failed: {failed[0]}")
     return seconds

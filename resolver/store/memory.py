@@ -205,7 +205,7 @@ class MemoryStore:
             b = self._get(batch_id)
             until = time.time() + lease_seconds
             n = 0
-            items = [b.obj(o) for o in b.graph] + [b.link(lid) for lid in b.link_ends]
+            items = [*b.nodes.values(), *b.link_data.values()]
             for data in items:
                 if (
                     data["status"] == "creating"
@@ -256,7 +256,7 @@ class MemoryStore:
         with self._lock:
             b = self._get(batch_id)
             for kind, item_id in items:
-                data = b.obj(item_id) if kind == "object" else b.link(item_id)
+                data = b.nodes[item_id] if kind == "object" else b.link(item_id)
                 if _before(data, worker) == "creating":
                     data["leaseUntil"] = None
 
@@ -266,9 +266,10 @@ class MemoryStore:
         with self._lock:
             b = self._get(batch_id)
             out = []
-            g = b.graph
+            # the adjacency dicts directly (no networkx views): the hot loop of a run
+            g, nodes = b.graph, b.nodes
             for oid, ids in items:
-                node = b.nodes.get(oid)
+                node = nodes.get(oid)
                 before = _before(node, worker)
                 out.append(messages.settled("object", oid, before, "complete"))
                 if node is None or before != "creating":
@@ -276,8 +277,6 @@ class MemoryStore:
                 b.set_object(oid, "complete")
                 node["identifierIds"] = dict(ids)
                 node["leaseUntil"] = None
-                # the adjacency dicts directly (no networkx views): the hot loop of a run
-                nodes = b.nodes
                 for parent, keyed in g._succ[oid].items():
                     for lid, d in keyed.items():
                         if d["status"] != "waiting":
