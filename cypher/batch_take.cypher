@@ -7,5 +7,6 @@ REMOVE b._lock
 WITH b WHERE coalesce(b.gen, '') = $oldGen
 SET b.status = 'loading', b.gen = $gen, b.owner = $owner, b.ownerUntil = $until, b.errors = '[]',
     b.loadedAt = datetime(), b.objectCount = $objectCount, b.linkCount = $linkCount,
-    b.batchComplete = null, b.finishedAt = null, b.validatedAt = null
+    b.batchComplete = null, b.finishedAt = null, b.validatedAt = null, b.walker = null,
+    b.walkUntil = null
 RETURN b.gen AS gen

@@ -2,7 +2,8 @@
 // then its generation's fence ($gen null: none): a load taking the id over needs the same lock,
 // so a worker of the old generation either claims before the takeover or sees the new generation
 // and claims nothing. The claims of a batch therefore take turns, and only a claim moves an item
-// out of ready: a ready item is read by one claim at a time and needs no lock of its own.
+// out of ready: a ready item is read by one claim at a time and needs no lock of its own. While a
+// run walks the batch (walk_begin.cypher) it holds every item: nothing is claimed.
 // Objects first, then links, up to $limit in all, each list in one record (the driver's cost per
 // record is paid once).
 // The index seeks are forced (USING INDEX SEEK): with a LIMIT the planner at times chose to scan
@@ -11,8 +12,8 @@
 MATCH (b:Batch {batchId: $batchId})
 SET b._lock = true
 REMOVE b._lock
-WITH b.status AS status, coalesce(b.gen, '') AS gen
-WITH status, gen, status = 'processing' AND ($gen IS NULL OR gen = $gen) AS open
+WITH b.status AS status, coalesce(b.gen, '') AS gen, b.walker IS NULL AS free
+WITH status, gen, status = 'processing' AND ($gen IS NULL OR gen = $gen) AND free AS open
 CALL (open) {
   WITH open WHERE open
   MATCH (o:PendingObject {batchId: $batchId, status: 'ready'})

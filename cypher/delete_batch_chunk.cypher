@@ -8,6 +8,8 @@ CALL {
   MATCH (n:UnresolvedLink {batchId: $batchId}) RETURN n LIMIT $limit
   UNION
   MATCH (n:LinkTag) WHERE n.batchId = $batchId AND n.linkTag IS NOT NULL RETURN n LIMIT $limit
+  UNION
+  MATCH (n:WalkLease {batchId: $batchId}) RETURN n LIMIT $limit
 }
 WITH n LIMIT $limit
 DETACH DELETE n

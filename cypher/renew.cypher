@@ -9,5 +9,10 @@ CALL () {
     AND l.leaseUntil IS NOT NULL
   SET l.leaseUntil = $leaseUntil
   RETURN count(l) AS n
+  UNION ALL
+  MATCH (b:Batch {batchId: $batchId})
+  WHERE b.walker = $worker
+  SET b.walkUntil = $leaseUntil
+  RETURN count(b) AS n
 }
 RETURN sum(n) AS renewed

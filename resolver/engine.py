@@ -7,7 +7,10 @@ holds only what is in flight, and any number of engines in any number of process
 batch: a claim is a guarded write in the store, never a decision made here.
 
 A run starts by giving back the claims of workers of this machine whose process is gone
-(``take_back``), then goes round. One round of the loop, each a method of ``_Loop``::
+(``take_back``). With an adapter whose answers are all final and a store that can lease a whole
+batch, it then walks the batch (``resolver.walk``: final states only, no per-item claims), and
+the loop takes what the walk left (transient failures) or could not begin. Then it goes round.
+One round of the loop, each a method of ``_Loop``::
 
     reclaim   put items whose lease ran out back to ready (another worker died)
     claim     take ready items (get_ready); existing objects complete without dispatch
@@ -37,11 +40,22 @@ from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 
 from . import reporting
-from .adapters.base import Accepted, Adapter, AnswerSource, BulkSender, Created, Failed, Result
+from .adapters.base import (
+    Accepted,
+    Adapter,
+    AnswerSource,
+    BulkSender,
+    Created,
+    Failed,
+    FinalAnswers,
+    Result,
+)
 from .errors import BatchStateError
 from .liveness import is_gone, worker_id
 from .models import Claim, Identifiers, ItemKind, Message, Outcome
 from .store.base import Failure, Finish, GraphStore, Progress
+from .store.walks import WalkStore
+from .walk import Walk
 
 __all__ = ["Answer", "Engine", "RetryPolicy", "RunResult", "resolve"]
 
@@ -230,9 +244,11 @@ def resolve(
     on_progress: Callable[[Progress, RunResult], None] | None = None,
     stop: threading.Event | None = None,
     wake: threading.Event | None = None,
+    walk: bool = True,
 ) -> RunResult:
     """Run the batch until it is finished (or, with ``once``, until nothing is ready here, or
-    until ``stop`` is set), then deliver its batch-complete message."""
+    until ``stop`` is set), then deliver its batch-complete message. ``walk`` False keeps a run
+    that could walk the batch (``resolver.walk``) to the loop's per-item claims."""
     engine = Engine(store, batch_id, chunk=chunk, lease_seconds=lease_seconds)
     loop = _Loop(
         engine,
@@ -245,6 +261,7 @@ def resolve(
         on_progress=on_progress,
         stop=stop,
         wake=wake,
+        walk=walk,
     )
     return loop.run()
 
@@ -266,8 +283,16 @@ class _Loop:
         on_progress: Callable[[Progress, RunResult], None] | None,
         stop: threading.Event | None,
         wake: threading.Event | None,
+        walk: bool = False,
     ) -> None:
         self.engine = engine
+        self.walks = (
+            walk
+            and adapter.inline
+            and isinstance(adapter, FinalAnswers)
+            and adapter.final_answers
+            and isinstance(engine.store, WalkStore)
+        )
         self.stop = stop
         self.wake = wake or threading.Event()
         self.finished_here = False
@@ -320,6 +345,9 @@ class _Loop:
         self.last_reclaim = 0.0
         self.last_renew = time.monotonic()
         self.last_shown = 0.0
+        # the last claim found nothing: a count that says some are ready then means another run
+        # holds them (it walks the batch), and the loop waits instead of claiming again at once
+        self.claimed_none = False
 
     def run(self) -> RunResult:
         started = time.monotonic()
@@ -336,7 +364,7 @@ class _Loop:
             # batch again (a third of a 100k-object memory-store run otherwise). A hint only.
             gc.freeze()
             try:
-                while self.round():
+                while not self.walk() and self.round():
                     pass
                 self.write_accepted(everything=True)
                 for pending in self.trailing:
@@ -357,6 +385,40 @@ class _Loop:
         self.result.failed += self.heard["failure"]
         self.result.seconds = time.monotonic() - started
         return self.result
+
+    def walk(self) -> bool:
+        """Walk the batch, once, when the run can (``resolver.walk``); True when that ended the
+        run (stopped), False when the loop goes on with what the walk left."""
+        if not self.walks:
+            return False
+        self.walks = False
+        store, engine = self.store, self.engine
+        assert isinstance(store, WalkStore)
+        walk_lease = engine.lease_seconds
+        walk = Walk(
+            store,
+            engine.batch_id,
+            worker=engine.worker,
+            generation=engine.generation,
+            adapter=self.adapter,
+            lease_seconds=engine.lease_seconds,
+            renew=lambda: store.renew(engine.batch_id, worker=engine.worker, lease_seconds=walk_lease),
+            on_message=self.on_message,
+            on_chunk=self.show_progress,
+            stop=self.stop,
+        )
+        end = walk.run()
+        counts = walk.counts
+        self.result.dispatched += counts.dispatched
+        self.result.completed += counts.completed
+        self.result.failed += counts.failed
+        for key in counts.handed_back:
+            self.tries[key] = 2  # the walk's was the first attempt: the loop's is the second
+        if end == "stopped":
+            self.result.stopped = True
+            self.result.status = self.store.batch_status(engine.batch_id)
+            return True
+        return False
 
     def round(self) -> bool:
         """One round of the loop; False once the run is over."""
@@ -428,11 +490,13 @@ class _Loop:
         claims = self.engine.get_ready(room)
         sendable: list[tuple[Claim, int]] = []
         self.may_claim = len(claims) >= room
+        self.claimed_none = not claims
         for claim in claims:
             if claim.message is None:  # an existing object: nothing to create
                 self.answers.append(Answer(claim, Created(claim.identifierIds)))
             else:
-                sendable.append((claim, 1))
+                # 1, or 2 for an item a walk sent once and handed back (dispatched is counted once)
+                sendable.append((claim, self.tries.get((claim.kind, claim.item_id), 1)))
         self.send_round(sendable)
         return claims
 
@@ -592,6 +656,8 @@ class _Loop:
             self.on_progress(progress, self.result)
         batch_id = self.engine.batch_id
         if progress.ready and not self.may_claim:
+            if self.claimed_none:
+                self.idle(self.poll)  # another run walks the batch: its ready items are its own
             self.may_claim = True  # made ready by others since our last claim: claim it first
             return True
         if not self.engine.is_active(progress):

@@ -180,6 +180,7 @@ def test_existing_object_waits_for_its_parents(store: GraphStore, batch_id: str)
 class FailSome:
     name = "fail-some"
     inline = True
+    final_answers = True  # a run on Neo4j walks the batch (resolver.walk)
 
     def __init__(self, fail: set[str], permanent: bool = True) -> None:
         self.fail = fail
@@ -426,7 +427,9 @@ def test_completions_side_by_side_take_their_locks_in_one_order(
     results: list[Any] = []
 
     def work(log: list[Message]) -> None:
-        results.append(resolve(neo4j_store, batch_id, SimulateAdapter(), chunk=50, on_message=log.append))
+        results.append(
+            resolve(neo4j_store, batch_id, SimulateAdapter(), chunk=50, on_message=log.append, walk=False)
+        )
 
     with caplog.at_level(logging.WARNING, logger="neo4j"):
         threads = [threading.Thread(target=work, args=(log,)) for log in logs]

@@ -104,7 +104,7 @@ def test_valid_batch_reads_back_identically(store: GraphStore, data: dict[str, A
     assert st_.status == "loaded"
 
 
-def _outcome(store: GraphStore, data: dict[str, Any], fail: set[str]) -> tuple[Any, ...]:
+def _outcome(store: GraphStore, data: dict[str, Any], fail: set[str], walk: bool = True) -> tuple[Any, ...]:
     batch_id, batch = _fresh(data)
     store.load(batch)
     assert store.validate(batch_id) == []
@@ -112,7 +112,7 @@ def _outcome(store: GraphStore, data: dict[str, Any], fail: set[str]) -> tuple[A
     adapter = FailSome(fail) if fail else None
     from resolver.adapters import SimulateAdapter
 
-    result = resolve(store, batch_id, adapter or SimulateAdapter(), on_message=log.append)
+    result = resolve(store, batch_id, adapter or SimulateAdapter(), on_message=log.append, walk=walk)
     if not fail:
         check_dispatch_log(batch, log)
     detail = store.status(batch_id, detail=True)
@@ -128,5 +128,8 @@ def _outcome(store: GraphStore, data: dict[str, Any], fail: set[str]) -> tuple[A
 @PROPS
 @given(data=batches(), fail_some=st.booleans())
 def test_memory_and_neo4j_agree(neo4j_store: GraphStore, data: dict[str, Any], fail_some: bool) -> None:
+    """The memory store's loop, Neo4j's walk (resolver.walk) and Neo4j's loop: the same end."""
     fail = {o["objectId"] for o in data["objects"][::3]} if fail_some else set()
-    assert _outcome(MemoryStore(), data, fail) == _outcome(neo4j_store, data, fail)
+    oracle = _outcome(MemoryStore(), data, fail)
+    assert oracle == _outcome(neo4j_store, data, fail)
+    assert oracle == _outcome(neo4j_store, data, fail, walk=False)

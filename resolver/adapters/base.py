@@ -22,6 +22,7 @@ __all__ = [
     "BulkSender",
     "Created",
     "Failed",
+    "FinalAnswers",
     "ReportSink",
     "Result",
 ]
@@ -71,6 +72,15 @@ class BulkSender(Protocol):
     calls it on its own thread, instead of ``send`` once per message on a pool."""
 
     def send_many(self, messages: Sequence[Message]) -> list[Result]: ...
+
+
+@runtime_checkable
+class FinalAnswers(Protocol):
+    """An inline adapter whose every answer is final, ``Created`` or ``Failed`` and never
+    ``Accepted``: nothing of its items is left for a report to complete. A run on a store that
+    can walk (``resolver.walk``) then holds the whole batch and writes only final states."""
+
+    final_answers: bool
 
 
 @runtime_checkable

@@ -16,6 +16,7 @@ class SimulateAdapter:
     look like a real service. ``seed`` makes the failures repeatable."""
 
     name = "simulate"
+    final_answers = True  # created or failed, never accepted (resolver.walk)
 
     def __init__(self, latency: float = 0.0, failure_rate: float = 0.0, seed: int | None = None):
         self.latency = latency

@@ -36,15 +36,17 @@ from ..models import (
     Identifiers,
     ItemKind,
     Outcome,
-    ParentRef,
     ValidationIssue,
 )
 from ..validation import find_cycles, issue, order_issues
 from . import queries
 from .base import REPORTED_ATTEMPTS, Failure, Finish, GraphReader, Progress, Started
+from .neo4j_claims import claims_of
 from .neo4j_load import StagedLoads
 from .neo4j_reader import Neo4jReader
+from .neo4j_walk import Neo4jWalks
 from .queries import query
+from .walks import Topology, WalkRow
 
 __all__ = ["Neo4jStore"]
 
@@ -83,6 +85,7 @@ class Neo4jStore:
         self._schema_ready = False
         self._version = ""
         self._loads = StagedLoads(self._write)
+        self._walks = Neo4jWalks(self._read, self._write)
         self._loading: dict[str, str] = {}  # batch id -> the owner token of this store's load
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -241,17 +244,53 @@ class Neo4jStore:
         # the claims are built once the transaction is committed: the batch node's lock, which
         # every claim of the batch waits for, is not held while Python makes the messages
         head = self._write(lambda tx: _claim_record(tx, batch_id, worker, limit, until, generation))
-        return _claims(batch_id, head)
+        return claims_of(batch_id, head)
 
     def reclaim_expired(self, batch_id: str, *, now: float) -> int:
-        return int(self._one("reclaim_expired", batchId=batch_id, now=now)[0]["reclaimed"])
+        # a walk whose lease ran out is taken over first: its open items become claimable
+        walked = self._walks.release(batch_id, None, now)
+        return int(self._one("reclaim_expired", batchId=batch_id, now=now)[0]["reclaimed"]) + walked
 
     def renew(self, batch_id: str, *, worker: str, lease_seconds: float) -> int:
         rows = self._one("renew", batchId=batch_id, worker=worker, leaseUntil=time.time() + lease_seconds)
         return int(rows[0]["renewed"])
 
     def release(self, batch_id: str, *, worker: str) -> int:
-        return int(self._one("release", batchId=batch_id, worker=worker)[0]["released"])
+        walked = self._walks.release(batch_id, worker)
+        return int(self._one("release", batchId=batch_id, worker=worker)[0]["released"]) + walked
+
+    # -- walking (walks.WalkStore) --------------------------------------------------------------
+
+    def walk_begin(self, batch_id: str, *, worker: str, lease_seconds: float, generation: str | None) -> bool:
+        return self._walks.begin(batch_id, worker, lease_seconds, generation)
+
+    def walk_topology(self, batch_id: str) -> Topology:
+        return self._walks.topology(batch_id)
+
+    def walk_claims(
+        self,
+        batch_id: str,
+        *,
+        worker: str,
+        generation: str | None,
+        objects: Sequence[int],
+        links: Sequence[int],
+    ) -> list[Claim] | None:
+        return self._walks.claims(batch_id, worker, generation, objects, links)
+
+    def walk_write(
+        self,
+        batch_id: str,
+        *,
+        worker: str,
+        generation: str | None,
+        objects: Sequence[WalkRow],
+        links: Sequence[WalkRow],
+    ) -> bool:
+        return self._walks.write(batch_id, worker, generation, objects, links)
+
+    def walk_end(self, batch_id: str, *, worker: str) -> None:
+        self._walks.release(batch_id, worker)
 
     def lease_holders(self, batch_id: str) -> list[str]:
         workers = self._read(lambda tx: queries.rows(tx, "lease_holders", batchId=batch_id))
@@ -452,62 +491,6 @@ def _claim_record(
     if not found or (generation is not None and found[0]["gen"] != generation):
         raise BatchReplacedError(batch_id) if generation is not None else UnknownBatchError(batch_id)
     return found[0]
-
-
-def _claims(batch_id: str, head: Mapping[str, Any]) -> list[Claim]:
-    """A claim's record as Claims with their messages."""
-    objects, links = head["objects"], head["links"]
-    # The JSON texts a claim's Claims need (an existing object its identifierIds, one to create
-    # its fields and its parents' identifierIds, a link both ends') are decoded in one call: one
-    # json.loads each (about 4,000 in a claim of 1,000) took 6 microseconds apiece, on the
-    # loop's critical path.
-    texts: list[str | None] = []
-    for r in objects:
-        if r["existing"]:
-            texts.append(r["identifierIds"])
-        else:
-            texts.append(r["fields"])
-            texts.extend(p["identifierIds"] for p in r["parents"])
-    for r in links:
-        texts.append(r["childIds"])
-        texts.append(r["parentIds"])
-    decoded = iter(_decode_all(texts))
-    out: list[Claim] = []
-    for r in objects:
-        if r["existing"]:
-            out.append(Claim("object", r["objectId"], r["attempt"], None, next(decoded)))
-            continue
-        fields = next(decoded)
-        parents: list[ParentRef] = [
-            {
-                "linkId": p["linkId"],
-                "linkTag": p["linkTag"],
-                "objectId": p["objectId"],
-                "identifierIds": next(decoded),
-            }
-            for p in r["parents"]
-        ]
-        msg = messages.create_object(batch_id, r["objectId"], r["objectType"], fields, parents)
-        out.append(Claim("object", r["objectId"], r["attempt"], msg))
-    for r in links:
-        child, parent = next(decoded), next(decoded)
-        link = messages.create_link(
-            batch_id,
-            r["linkId"],
-            r["linkTag"],
-            messages.link_end(r["childId"], child),
-            messages.link_end(r["parentId"], parent),
-        )
-        out.append(Claim("link", r["linkId"], r["attempt"], link))
-    return out
-
-
-def _decode_all(texts: Sequence[str | None]) -> list[Any]:
-    """Each stored JSON text decoded ({} for none), in one ``json.loads``: every text was
-    written by ``json.dumps``, so joined by commas they are one valid array."""
-    present = [t for t in texts if t]
-    values = iter(json.loads("[" + ",".join(present) + "]") if present else [])
-    return [next(values) if t else {} for t in texts]
 
 
 def _fail(
