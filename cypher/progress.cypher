@@ -7,3 +7,8 @@ CALL (s) {
   MATCH ()-[l:LINKED_TO {batchId: $batchId, status: s}]->() RETURN count(l) AS n
 }
 RETURN s AS status, sum(n) AS n
+// a run walks the batch (walk_begin.cypher): its ready items are its own
+UNION ALL
+MATCH (b:Batch {batchId: $batchId})
+WHERE b.walker IS NOT NULL
+RETURN 'walked' AS status, 1 AS n

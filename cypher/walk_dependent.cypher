@@ -4,7 +4,7 @@
 MATCH (c:PendingObject)-[l:DEPENDS_ON {batchId: $batchId}]->(p:PendingObject)
 USING INDEX l:DEPENDS_ON(batchId, linkId)
 WHERE l.linkId > $after
-WITH c, l, p ORDER BY l.linkId LIMIT $limit
+WITH c, l, p ORDER BY l.batchId, l.linkId LIMIT $limit
 RETURN collect(l.linkId) AS keys, collect(c.ord) AS children, collect(p.ord) AS parents,
        collect(CASE WHEN l.separate THEN id(l) ELSE -1 END) AS handles,
        collect(CASE l.status WHEN 'complete' THEN 1 WHEN 'failed' THEN 2 WHEN 'blocked' THEN 2 ELSE 0 END)

@@ -345,9 +345,6 @@ class _Loop:
         self.last_reclaim = 0.0
         self.last_renew = time.monotonic()
         self.last_shown = 0.0
-        # the last claim found nothing: a count that says some are ready then means another run
-        # holds them (it walks the batch), and the loop waits instead of claiming again at once
-        self.claimed_none = False
 
     def run(self) -> RunResult:
         started = time.monotonic()
@@ -364,8 +361,9 @@ class _Loop:
             # batch again (a third of a 100k-object memory-store run otherwise). A hint only.
             gc.freeze()
             try:
-                while not self.walk() and self.round():
-                    pass
+                if not self.walk():  # a walk that was stopped ends the run
+                    while self.round():
+                        pass
                 self.write_accepted(everything=True)
                 for pending in self.trailing:
                     pending.result()
@@ -387,11 +385,10 @@ class _Loop:
         return self.result
 
     def walk(self) -> bool:
-        """Walk the batch, once, when the run can (``resolver.walk``); True when that ended the
-        run (stopped), False when the loop goes on with what the walk left."""
+        """Walk the batch when the run can (``resolver.walk``); True when that ended the run
+        (stopped), False when the loop goes on with what the walk left."""
         if not self.walks:
             return False
-        self.walks = False
         store, engine = self.store, self.engine
         assert isinstance(store, WalkStore)
         walk_lease = engine.lease_seconds
@@ -490,7 +487,6 @@ class _Loop:
         claims = self.engine.get_ready(room)
         sendable: list[tuple[Claim, int]] = []
         self.may_claim = len(claims) >= room
-        self.claimed_none = not claims
         for claim in claims:
             if claim.message is None:  # an existing object: nothing to create
                 self.answers.append(Answer(claim, Created(claim.identifierIds)))
@@ -656,7 +652,7 @@ class _Loop:
             self.on_progress(progress, self.result)
         batch_id = self.engine.batch_id
         if progress.ready and not self.may_claim:
-            if self.claimed_none:
+            if progress.walked:
                 self.idle(self.poll)  # another run walks the batch: its ready items are its own
             self.may_claim = True  # made ready by others since our last claim: claim it first
             return True

@@ -102,11 +102,9 @@ def test_a_walk_holds_the_batch_until_it_is_given_back(neo4j_store: Neo4jStore, 
     assert claim()
 
 
-def test_a_run_beside_a_walk_waits_and_then_finishes_what_is_left(
+def test_a_stopped_walk_gives_the_batch_back_and_the_next_run_goes_on(
     neo4j_store: Neo4jStore, batch_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A second run while another walks the batch claims nothing and does not spin; once the walk
-    is given back (stopped) it takes the rest."""
     monkeypatch.setattr(walk, "CHUNK", 50)
     batch = _load(neo4j_store, generate(600, 1200, seed=4), batch_id)
     stop = threading.Event()
@@ -121,11 +119,43 @@ def test_a_run_beside_a_walk_waits_and_then_finishes_what_is_left(
     assert walked.stopped and walked.status == "processing"
     assert neo4j_store.lease_holders(batch_id) == []
     progress = neo4j_store.progress(batch_id)
-    assert progress.ready > 0 and progress.creating == 0
+    assert progress.ready > 0 and progress.creating == 0 and not progress.walked
     rest: list[Message] = []
     done = resolve(neo4j_store, batch_id, SimulateAdapter(), on_message=rest.append)
     assert done.status == "complete"
-    check_dispatch_log(batch, first + rest)
+    check_dispatch_log(batch, first + rest)  # each create once: the stop lost nothing it sent
+
+
+def test_a_run_beside_a_walk_waits_without_spinning_then_finishes_once_it_is_given_back(
+    neo4j_store: Neo4jStore, batch_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch = _load(neo4j_store, generate(300, 600, seed=12), batch_id)
+    generation = neo4j_store.start(batch_id).generation
+    assert neo4j_store.walk_begin(batch_id, worker="other", lease_seconds=600, generation=generation)
+    claims = Counter[str]()
+    claim = neo4j_store.claim
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        claims["n"] += 1
+        return claim(*args, **kwargs)
+
+    monkeypatch.setattr(neo4j_store, "claim", counted)
+    log: list[Message] = []
+    results: list[Any] = []
+    # FailTransiently with nothing to fail: final answers, but the run cannot walk (taken)
+    beside = threading.Thread(
+        target=lambda: results.append(
+            resolve(neo4j_store, batch_id, FailTransiently(set()), on_message=log.append, poll=0.2)
+        )
+    )
+    beside.start()
+    time.sleep(1.5)
+    assert not log, "a run dispatched what another run walks"
+    assert claims["n"] <= 20, f"{claims['n']} claims in 1.5 s: the run spins instead of waiting"
+    assert neo4j_store.release(batch_id, worker="other") == 1
+    beside.join(timeout=60)
+    assert results and results[0].status == "complete"
+    check_dispatch_log(batch, log)
 
 
 def test_a_crashed_walk_whose_lease_ran_out_is_taken_over(

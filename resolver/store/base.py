@@ -54,6 +54,7 @@ class Progress:
     ready: int
     creating: int
     waiting: int
+    walked: bool = False  # a run walks the batch (resolver.walk): what is ready is its own
 
     @property
     def unfinished(self) -> int:

@@ -361,7 +361,10 @@ class Neo4jStore:
         found = self._read(lambda tx: queries.run(tx, "progress", batchId=batch_id))
         counts = {r["status"]: r["n"] for r in found}
         return Progress(
-            ready=counts.get("ready", 0), creating=counts.get("creating", 0), waiting=counts.get("waiting", 0)
+            ready=counts.get("ready", 0),
+            creating=counts.get("creating", 0),
+            waiting=counts.get("waiting", 0),
+            walked=bool(counts.get("walked")),
         )
 
     def finish(self, batch_id: str, generation: str | None = None) -> Finish | None:
