@@ -1,8 +1,8 @@
-// One page of a walk's graph: objects in objectId order after $after (a seek in the
-// (batchId, objectId) index, read in its order: ordered by both properties, the planner takes
-// the index's order; by objectId alone it sorted everything after $after for every page, and a
-// 1M-object walk read its graph in 20 pages of up to 1M rows), as parallel lists: position (ord), the node's
-// id (the walk's handle for it) and a state (0 open, 1 complete, 2 failed or blocked).
+// One page of a walk's graph: objects in objectId order after $after, as parallel lists:
+// position (ord), the node's id (the walk's handle for it) and a state (0 open, 1 complete, 2
+// failed or blocked). A seek in the (batchId, objectId) index read in its order: ordered by both
+// properties the plan takes the index's order; by objectId alone it sorted everything after
+// $after for every page (a 1M-object walk read its graph in 20 pages of up to 1M rows).
 MATCH (o:PendingObject {batchId: $batchId})
 USING INDEX o:PendingObject(batchId, objectId)
 WHERE o.objectId > $after

@@ -1,8 +1,9 @@
 // A walk given back: by its own run ($worker), or taken over once its lease ran out ($worker
-// null, $now), under both of the walk's locks (walk_hold.cypher). A walk writes final states only, never unmet counts or readiness, so the items it
-// left open get both back from their parents' statuses, each locked before its parents are read
-// (a completion reported at the same moment locks it too: one of the two sees the other's).
-// (every run's reclaim calls it: with no walk it reads the batch node and locks nothing)
+// null, $now), under both of the walk's locks (walk_hold.cypher). A walk writes final states
+// only, never unmet counts or readiness, so the items it left open get both back from their
+// parents' statuses, each locked before its parents are read (a completion reported at the same
+// moment locks it too: one of the two sees the other's). Every run's reclaim calls this: with no
+// walk it reads the batch node and locks nothing.
 MATCH (b:Batch {batchId: $batchId})
 WHERE b.walker IS NOT NULL
 SET b._lock = true

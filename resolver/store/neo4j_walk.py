@@ -1,5 +1,5 @@
 """The Neo4j store's side of a walk (``walks.WalkStore``): the lease on the batch node, the graph
-read in pages, claims read by handle, final states written under the batch node's lock."""
+read in pages, claims read by handle, final states written under one of the walk's two locks."""
 
 from __future__ import annotations
 
