@@ -1,5 +1,6 @@
 // A walk's final states of links with a status of their own, as walk_write_objects. Rows:
-// [handle, status, value]: value is the reason for 'failed' and 'ready', the root for 'blocked'.
+// [handle, status, value, unmet]: value is the reason for 'failed' and 'ready', the root for
+// 'blocked'; unmet (an object's) is not a link's.
 UNWIND $rows AS r
 MATCH ()-[l]->() WHERE id(l) = r[0] AND l.batchId = $batchId AND l.status IN ['waiting', 'ready']
 WITH l, r, r[1] = 'blocked' AS blocked

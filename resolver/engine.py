@@ -49,6 +49,7 @@ from .adapters.base import (
     Failed,
     FinalAnswers,
     Result,
+    safe_send,
 )
 from .errors import BatchStateError
 from .liveness import is_gone, worker_id
@@ -214,7 +215,7 @@ class Engine:
         if message is None:
             return None
         for attempt in range(1, retry.attempts + 1):
-            answer = _safe_send(adapter, message)
+            answer = safe_send(adapter, message)
             if not isinstance(answer, Failed):
                 if on_message:
                     on_message(message)
@@ -391,7 +392,6 @@ class _Loop:
             return False
         store, engine = self.store, self.engine
         assert isinstance(store, WalkStore)
-        walk_lease = engine.lease_seconds
         walk = Walk(
             store,
             engine.batch_id,
@@ -399,7 +399,6 @@ class _Loop:
             generation=engine.generation,
             adapter=self.adapter,
             lease_seconds=engine.lease_seconds,
-            renew=lambda: store.renew(engine.batch_id, worker=engine.worker, lease_seconds=walk_lease),
             on_message=self.on_message,
             on_chunk=self.show_progress,
             stop=self.stop,
@@ -518,7 +517,7 @@ class _Loop:
         queued logs none of them (a crash after the line and before the send only repeats it)."""
         if self.on_message:
             self.on_message(message)
-        return _safe_send(self.adapter, message)
+        return safe_send(self.adapter, message)
 
     def dispatch_many(self, claims: Sequence[tuple[Claim, int]]) -> None:
         """A bulk adapter's share of a round: every create in one call (claim, attempt)."""
@@ -670,7 +669,7 @@ class _Loop:
 
 
 def _safe_send_many(adapter: Adapter, messages: Sequence[Message]) -> list[Result]:
-    """As ``_safe_send``, for a bulk adapter; a wrong number of results fails them all."""
+    """As ``adapters.base.safe_send``, for a bulk adapter; a wrong number of results fails them all."""
     assert isinstance(adapter, BulkSender)
     try:
         results = adapter.send_many(messages)
@@ -680,12 +679,3 @@ def _safe_send_many(adapter: Adapter, messages: Sequence[Message]) -> list[Resul
         reason = f"{adapter.name} answered {len(results)} results for {len(messages)} messages"
         return [Failed(reason, permanent=False)] * len(messages)
     return results
-
-
-def _safe_send(adapter: Adapter, message: Message) -> Result:
-    """An adapter that raises has failed this item, transiently: it is a bug or an outage, not
-    an answer, and the loop must go on for the other items."""
-    try:
-        return adapter.send(message)
-    except Exception as exc:
-        return Failed(f"{type(exc).__name__}: {exc}", permanent=False)

@@ -20,7 +20,6 @@ import pytest
 
 from resolver import walk
 from resolver.adapters import SimulateAdapter
-from resolver.adapters.base import Created, Failed
 from resolver.batchfile.loader import batch_from_dict
 from resolver.engine import RetryPolicy, resolve
 from resolver.errors import BatchBusyError
@@ -29,7 +28,7 @@ from resolver.models import Message
 from resolver.store.neo4j import Neo4jStore
 
 from .conftest import ROOT, Server, delete_at_end
-from .test_processing import check_dispatch_log
+from .test_processing import FailSome, check_dispatch_log
 
 pytestmark = pytest.mark.neo4j
 
@@ -55,31 +54,6 @@ class CrashAfter(SimulateAdapter):
         if self.left < 0:
             raise Crash
         return super().send(message)
-
-
-class FailTransiently:
-    """Final answers (the run walks), but some creates fail transiently every time."""
-
-    name = "fail-transiently"
-    inline = True
-    final_answers = True
-
-    def __init__(self, fail: set[str]) -> None:
-        self.fail = fail
-        self.sent: Counter[str] = Counter()
-
-    def send(self, message: Message) -> Any:
-        if message["kind"] == "batch-complete":
-            return Created()
-        key = message.get("objectId") or message.get("linkId")
-        assert isinstance(key, str)
-        self.sent[key] += 1
-        if key in self.fail:
-            return Failed("try again", permanent=False)
-        return Created({"id": f"sim-{key}"} if message["kind"] == "create-object" else None)
-
-    def close(self) -> None:
-        pass
 
 
 def test_a_walk_holds_the_batch_until_it_is_given_back(neo4j_store: Neo4jStore, batch_id: str) -> None:
@@ -142,10 +116,10 @@ def test_a_run_beside_a_walk_waits_without_spinning_then_finishes_once_it_is_giv
     monkeypatch.setattr(neo4j_store, "claim", counted)
     log: list[Message] = []
     results: list[Any] = []
-    # FailTransiently with nothing to fail: final answers, but the run cannot walk (taken)
+    # final answers, but the run cannot walk: another holds the batch
     beside = threading.Thread(
         target=lambda: results.append(
-            resolve(neo4j_store, batch_id, FailTransiently(set()), on_message=log.append, poll=0.2)
+            resolve(neo4j_store, batch_id, SimulateAdapter(), on_message=log.append, poll=0.2)
         )
     )
     beside.start()
@@ -194,13 +168,14 @@ def test_transient_failures_of_a_walk_are_retried_by_the_loop_with_the_attempts_
     data = generate(300, 600, seed=7)
     _load(neo4j_store, data, batch_id)
     roots = [o["objectId"] for o in data["objects"] if "identifierIds" not in o][:5]
-    adapter = FailTransiently(set(roots))
+    adapter = FailSome(set(roots), permanent=False)
     result = resolve(
         neo4j_store, batch_id, adapter, retry=RetryPolicy(attempts=3, initial=0.01, maximum=0.02)
     )
     assert result.status == "failed"
-    assert all(adapter.sent[r] == 3 for r in roots), {r: adapter.sent[r] for r in roots}
-    assert result.dispatched == len(adapter.sent), "an item sent again is dispatched once"
+    sent = Counter(adapter.seen)
+    assert all(sent[r] == 3 for r in roots), {r: sent[r] for r in roots}
+    assert result.dispatched == len(sent), "an item sent again is dispatched once"
     objects = {o["objectId"]: o for o in neo4j_store.status(batch_id, detail=True).objectList or []}
     # a stored attempt counts what went out from a claim: the walk's send and the loop's claim
     # (the loop's retries of a claim are not claims of their own)

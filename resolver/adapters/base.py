@@ -25,6 +25,7 @@ __all__ = [
     "FinalAnswers",
     "ReportSink",
     "Result",
+    "safe_send",
 ]
 
 
@@ -91,3 +92,12 @@ class AnswerSource(Protocol):
     def listen(self, sink: ReportSink) -> None:
         """Start handing answers to ``sink`` (again: a no-op), until ``close``."""
         ...
+
+
+def safe_send(adapter: Adapter, message: Message) -> Result:
+    """``send``, where an adapter that raises has failed this item, transiently: it is a bug or
+    an outage, not an answer, and a run must go on for the other items."""
+    try:
+        return adapter.send(message)
+    except Exception as exc:
+        return Failed(f"{type(exc).__name__}: {exc}", permanent=False)

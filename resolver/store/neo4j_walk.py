@@ -118,8 +118,7 @@ class Neo4jWalks:
             if objects:
                 queries.run(tx, "walk_write_objects", batchId=batch_id, rows=objects)
             if links:
-                rows = [row[:3] for row in links]
-                queries.run(tx, "walk_write_links", batchId=batch_id, rows=rows)
+                queries.run(tx, "walk_write_links", batchId=batch_id, rows=links)
             return True
 
         slot = next(self._slots) % 2  # two writes at once take different locks

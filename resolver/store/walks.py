@@ -92,6 +92,10 @@ class WalkStore(Protocol):
         taken over; BatchReplacedError when the batch was replaced."""
         ...
 
+    def renew(self, batch_id: str, *, worker: str, lease_seconds: float) -> int:
+        """Extend the worker's leases, its walk's among them (``GraphStore.renew``)."""
+        ...
+
     def walk_end(self, batch_id: str, *, worker: str) -> None:
         """Give the walk back: what it left open gets its readiness back from its parents."""
         ...
